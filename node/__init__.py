@@ -1,0 +1,7 @@
+"""The composition root: storage, block import, txpool, RPC, metrics, logging, CLI."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("chameleon")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+source"

@@ -1,0 +1,69 @@
+"""Run a node: open the datadir, serve JSON-RPC, seal blocks, stop cleanly on a signal."""
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+import trio
+from prometheus_client import start_http_server
+
+from node import metrics
+from node.chain import Chain
+from node.rpc.dev import DevApi
+from node.rpc.eth import EthApi
+from node.rpc.server import Dispatcher, serve
+from node.service import Node
+from node.storage import LevelDBStore
+from node.txpool import TxPool
+from runtime.chainspec import ChainSpec
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class NodeConfig:
+    spec: ChainSpec
+    datadir: Path | None  # None: a temporary directory removed on exit
+    host: str = "127.0.0.1"
+    port: int = 8545
+    block_time: float | None = None
+    dev_keys: dict[bytes, bytes] | None = None
+    metrics_port: int | None = None
+    max_request_bytes: int = 5 * 1024 * 1024
+    txpool_size: int = 10_000
+
+
+async def run_node(config: NodeConfig, *, on_ready=None) -> None:
+    tmp = None
+    datadir = config.datadir
+    if datadir is None:
+        tmp = tempfile.mkdtemp(prefix="chameleon-")
+        datadir = Path(tmp)
+    store = LevelDBStore(datadir / "chaindata")
+    try:
+        chain = Chain(store, config.spec)
+        node = Node(chain, TxPool(max_size=config.txpool_size), block_time=config.block_time)
+        methods = EthApi(node, config.dev_keys).methods()
+        methods.update(DevApi(node).methods())
+        dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
+        if config.metrics_port is not None:
+            start_http_server(config.metrics_port, addr=config.host)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(node.run)
+                port = await nursery.start(lambda task_status: serve(dispatcher, config.host, config.port, max_body_bytes=config.max_request_bytes, task_status=task_status))
+                log.info("node_started", chain=config.spec.name, head=chain.head.number, datadir=str(datadir), rpc=f"http://{config.host}:{port}")
+                if on_ready is not None:
+                    on_ready(chain, port)
+                async for signum in signals:
+                    log.info("shutting_down", signal=signal.Signals(signum).name, head=chain.head.number)
+                    nursery.cancel_scope.cancel()
+                    break
+    finally:
+        store.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,213 @@
+"""The chain as the node keeps it: genesis, head, sealed blocks, and what RPC reads.
+
+One ``Chain`` owns the store. ``seal`` builds the next block with the runtime and
+commits header, body, receipts, indexes, state and the new head in one atomic write.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import rlp
+from eth.db.account import AccountDB
+from eth.db.atomic import AtomicDB
+
+from node.storage import Keys
+from runtime.chainspec import ChainSpec, encode_chain_spec
+from runtime.executive import BuiltBlock, build_block, build_genesis, compute_child_base_fee
+from runtime.primitives.header import Header, decode_header, encode_header
+from runtime.primitives.receipt import Receipt, decode_receipt
+from runtime.primitives.transaction import Transaction, decode_transaction
+from runtime.state.store import KeyValueStore, StateDB
+
+PREV_HASHES = 256
+BLOCK_CACHE_SIZE = 512
+
+
+class ChainMismatch(Exception):
+    """The datadir holds another chain than the spec describes."""
+
+
+@dataclass(slots=True)
+class Block:
+    header: Header
+    transactions: list[Transaction]
+    receipts: list[Receipt]
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+
+def encode_body(transactions: list[Transaction]) -> bytes:
+    # Senders are stored beside the transactions so a reload never recovers them again.
+    return rlp.encode([[tx.raw for tx in transactions], b"".join(tx.sender for tx in transactions)])
+
+
+def decode_body(data: bytes) -> list[Transaction]:
+    raws, senders = rlp.decode(data)
+    return [decode_transaction(bytes(raw), sender=senders[20 * i : 20 * i + 20]) for i, raw in enumerate(raws)]
+
+
+class Chain:
+    def __init__(self, store: KeyValueStore, spec: ChainSpec) -> None:
+        self.store = store
+        self.spec = spec
+        self._blocks: OrderedDict[bytes, Block] = OrderedDict()
+        self._tx_index: dict[bytes, tuple[bytes, int]] = {}
+        genesis_hash = store.get(Keys.GENESIS)
+        genesis, writes = build_genesis(spec, store)
+        if genesis_hash is None:
+            puts = dict(writes)
+            puts[Keys.header(genesis.hash)] = encode_header(genesis)
+            puts[Keys.body(genesis.hash)] = encode_body([])
+            puts[Keys.receipts(genesis.hash)] = rlp.encode([])
+            puts[Keys.canonical(0)] = genesis.hash
+            puts[Keys.GENESIS] = genesis.hash
+            puts[Keys.HEAD] = genesis.hash
+            puts[Keys.SPEC] = json.dumps(encode_chain_spec(spec), sort_keys=True).encode()
+            store.write(puts)
+        elif genesis_hash != genesis.hash:
+            raise ChainMismatch(
+                f"the datadir holds a chain with genesis 0x{genesis_hash.hex()}, but the chain spec "
+                f"'{spec.name}' (chain id {spec.chain_id}) has genesis 0x{genesis.hash.hex()}; "
+                "use another --datadir"
+            )
+        self.genesis = genesis
+        head_hash = store.get(Keys.HEAD)
+        self.head = self.get_header_by_hash(head_hash)
+        self._prev_hashes: deque[bytes] = deque(maxlen=PREV_HASHES)
+        for number in range(max(0, self.head.number - PREV_HASHES + 1), self.head.number + 1):
+            self._prev_hashes.appendleft(store.get(Keys.canonical(number)))
+
+    # -- writing -------------------------------------------------------------------
+
+    def build(self, transactions: Iterable[Transaction], *, timestamp: int, coinbase: bytes | None = None) -> BuiltBlock:
+        timestamp = max(timestamp, self.head.timestamp)
+        return build_block(
+            self.store,
+            self.head,
+            transactions,
+            timestamp=timestamp,
+            coinbase=self.spec.coinbase if coinbase is None else coinbase,
+            chain_id=self.spec.chain_id,
+            prev_hashes=self._prev_hashes,
+        )
+
+    def commit(self, built: BuiltBlock) -> Block:
+        """Write a built block and make it the head, in one atomic batch."""
+        header = built.header
+        if header.parent_hash != self.head.hash:
+            raise ValueError("block does not extend the head")
+        block_hash = header.hash
+        puts = built.state_writes
+        puts[Keys.header(block_hash)] = encode_header(header)
+        puts[Keys.body(block_hash)] = encode_body(built.transactions)
+        puts[Keys.receipts(block_hash)] = rlp.encode([r.encode() for r in built.receipts])
+        puts[Keys.canonical(header.number)] = block_hash
+        puts[Keys.HEAD] = block_hash
+        location_prefix = block_hash
+        for index, tx in enumerate(built.transactions):
+            puts[Keys.tx_location(tx.hash)] = location_prefix + index.to_bytes(4, "big")
+        for receipt in built.receipts:
+            for log in receipt.logs:
+                puts[Keys.log_address(log.address, header.number)] = b""
+                for topic in log.topics:
+                    puts[Keys.log_topic(topic, header.number)] = b""
+        self.store.write(puts)
+        block = Block(header, built.transactions, built.receipts)
+        self._remember(block)
+        self.head = header
+        self._prev_hashes.appendleft(block_hash)
+        return block
+
+    # -- reading -------------------------------------------------------------------
+
+    @property
+    def next_base_fee(self) -> int:
+        return compute_child_base_fee(self.head)
+
+    def get_canonical_hash(self, number: int) -> bytes | None:
+        if number < 0 or number > self.head.number:
+            return None
+        return self.store.get(Keys.canonical(number))
+
+    def get_header_by_hash(self, block_hash: bytes) -> Header | None:
+        cached = self._blocks.get(block_hash)
+        if cached is not None:
+            return cached.header
+        data = self.store.get(Keys.header(block_hash))
+        return decode_header(data) if data is not None else None
+
+    def get_header_by_number(self, number: int) -> Header | None:
+        block_hash = self.get_canonical_hash(number)
+        return self.get_header_by_hash(block_hash) if block_hash else None
+
+    def get_block_by_hash(self, block_hash: bytes) -> Block | None:
+        block = self._blocks.get(block_hash)
+        if block is not None:
+            self._blocks.move_to_end(block_hash)
+            return block
+        header = self.get_header_by_hash(block_hash)
+        if header is None:
+            return None
+        transactions = decode_body(self.store.get(Keys.body(block_hash)))
+        receipts = [decode_receipt(bytes(r)) for r in rlp.decode(self.store.get(Keys.receipts(block_hash)))]
+        block = Block(header, transactions, receipts)
+        self._remember(block)
+        return block
+
+    def get_block_by_number(self, number: int) -> Block | None:
+        block_hash = self.get_canonical_hash(number)
+        return self.get_block_by_hash(block_hash) if block_hash else None
+
+    def get_transaction_location(self, tx_hash: bytes) -> tuple[Block, int] | None:
+        """The block holding ``tx_hash`` and the transaction's index in it."""
+        location = self._tx_index.get(tx_hash)
+        if location is None:
+            data = self.store.get(Keys.tx_location(tx_hash))
+            if data is None:
+                return None
+            location = (data[:32], int.from_bytes(data[32:], "big"))
+        block = self.get_block_by_hash(location[0])
+        return (block, location[1]) if block is not None else None
+
+    def state_at(self, header: Header) -> AccountDB:
+        """A read view of the state after ``header`` (writes go nowhere)."""
+        return AccountDB(AtomicDB(StateDB(self.store)), header.state_root)
+
+    def blocks_with_logs(self, start: int, end: int, addresses: list[bytes], topics: list[list[bytes] | None]) -> Iterator[int]:
+        """Numbers of blocks in [start, end] that may hold matching logs, ascending."""
+        candidates: set[int] | None = None
+        if addresses:
+            candidates = set()
+            for address in addresses:
+                candidates |= self._indexed_numbers(Keys.LOG_ADDRESS + address, start, end)
+        for alternatives in topics:
+            if not alternatives:
+                continue
+            numbers: set[int] = set()
+            for topic in alternatives:
+                numbers |= self._indexed_numbers(Keys.LOG_TOPIC + topic, start, end)
+            candidates = numbers if candidates is None else candidates & numbers
+        if candidates is None:
+            yield from range(start, end + 1)
+        else:
+            yield from sorted(candidates)
+
+    def _indexed_numbers(self, prefix: bytes, start: int, end: int) -> set[int]:
+        return {
+            int.from_bytes(key[-8:], "big")
+            for key, _ in self.store.iterate(prefix, start.to_bytes(8, "big"), (end + 1).to_bytes(8, "big"))
+        }
+
+    def _remember(self, block: Block) -> None:
+        self._blocks[block.hash] = block
+        for index, tx in enumerate(block.transactions):
+            self._tx_index[tx.hash] = (block.hash, index)
+        while len(self._blocks) > BLOCK_CACHE_SIZE:
+            _, old = self._blocks.popitem(last=False)
+            for tx in old.transactions:
+                self._tx_index.pop(tx.hash, None)

@@ -1,0 +1,180 @@
+"""The `chameleon` command line: dev, run, account, and --help on each."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from node import __version__
+
+DEFAULT_HOME = Path(os.environ.get("CHAMELEON_HOME", Path.home() / ".chameleon"))
+
+
+def _add_node_options(parser: argparse.ArgumentParser, *, default_port: int = 8545) -> None:
+    rpc = parser.add_argument_group("JSON-RPC")
+    rpc.add_argument("--host", default="127.0.0.1", help="address the JSON-RPC server listens on (default: %(default)s)")
+    rpc.add_argument("-p", "--port", type=int, default=default_port, help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
+    rpc.add_argument("--rpc-max-request-size", type=int, default=5 * 1024 * 1024, metavar="BYTES", help="largest request body accepted (default: %(default)s)")
+    obs = parser.add_argument_group("logging and metrics")
+    obs.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help="serve Prometheus metrics on this port (default: off)")
+    obs.add_argument("--log-format", choices=("auto", "console", "plain", "json"), default="auto", help="log format (default: %(default)s: colours on a terminal)")
+    obs.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)")
+    pool = parser.add_argument_group("transaction pool")
+    pool.add_argument("--txpool-size", type=int, default=10_000, metavar="N", help="most transactions held in the pool (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chameleon",
+        description="Chameleon: a blockchain node with EVM execution, pluggable consensus and Ethereum JSON-RPC.",
+        epilog="Run 'chameleon COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"chameleon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    dev = sub.add_parser(
+        "dev",
+        help="Start a single-node dev chain with funded accounts (like anvil)",
+        description="Start a single-node development chain on 127.0.0.1:8545. The ten accounts of the mnemonic "
+        "'test test test test test test test test test test test junk' hold 10,000 each. Every transaction "
+        "is sealed into a block at once (automine) unless --block-time is given.",
+    )
+    where = dev.add_mutually_exclusive_group()
+    where.add_argument("--datadir", type=Path, help=f"keep the chain here (default: {DEFAULT_HOME}/<chain name>)")
+    where.add_argument("--tmp", action="store_true", help="keep the chain in a temporary directory, removed on exit")
+    dev.add_argument("-b", "--block-time", type=float, default=None, metavar="SECONDS", help="seal a block every SECONDS instead of one per transaction")
+    dev.add_argument("--chain-id", type=int, default=None, metavar="N", help="chain id (default: 31337)")
+    dev.add_argument("-a", "--accounts", type=int, default=10, metavar="N", help="how many dev accounts to print and unlock (default: %(default)s)")
+    _add_node_options(dev)
+    dev.set_defaults(func=cmd_dev)
+
+    run = sub.add_parser(
+        "run",
+        help="Run a node from a chain spec",
+        description="Run a node for the chain described by a chain spec JSON file (see genesis/schema.json).",
+    )
+    run.add_argument("--chain", type=Path, required=True, metavar="SPEC.json", help="chain spec file")
+    run.add_argument("--datadir", type=Path, default=None, help=f"data directory (default: {DEFAULT_HOME}/<chain name>)")
+    _add_node_options(run)
+    run.set_defaults(func=cmd_run)
+
+    from node import cli_account
+
+    cli_account.add_account_parser(sub)
+    return parser
+
+
+def _fatal(message: str) -> int:
+    print(f"Fatal: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from node.dev import DEV_CHAIN_ID, DEV_DERIVATION_PATH, DEV_MNEMONIC, dev_keys, dev_spec
+
+    chain_id = args.chain_id if args.chain_id is not None else DEV_CHAIN_ID
+    if chain_id <= 0:
+        return _fatal("--chain-id must be positive")
+    spec = dev_spec(chain_id)
+    keys = dev_keys(max(args.accounts, 0))
+    datadir = None if args.tmp else (args.datadir or DEFAULT_HOME / spec.name)
+
+    def banner(chain, port: int) -> None:
+        lines = ["", "Available Accounts", "=================="]
+        state = chain.state_at(chain.head)
+        for i, (address, _) in enumerate(keys):
+            balance = state.get_balance(address)
+            lines.append(f"({i}) {_checksum(address)} ({balance / 10**18:.1f} ETH)")
+        lines += ["", "Private Keys", "=================="]
+        lines += [f"({i}) 0x{key.hex()}" for i, (_, key) in enumerate(keys)]
+        lines += [
+            "", "Wallet", "==================",
+            f"Mnemonic:          {DEV_MNEMONIC}",
+            f"Derivation path:   {DEV_DERIVATION_PATH}<index>",
+            "",
+            f"Chain ID:          {spec.chain_id}",
+            f"Head block:        {chain.head.number}",
+            f"Base fee:          {chain.next_base_fee}",
+            f"Gas limit:         {chain.head.gas_limit}",
+            f"Sealing:           {'every %ss' % args.block_time if args.block_time else 'automine (a block per transaction)'}",
+            f"Data directory:    {datadir if datadir is not None else 'temporary (removed on exit)'}",
+            "",
+            f"Listening on {args.host}:{port}",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    return _run(args, spec, datadir, block_time=args.block_time, dev_keys=dict(keys), on_ready=banner)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from runtime.chainspec import load_chain_spec
+    from runtime.errors import InvalidChainSpec
+
+    try:
+        spec = load_chain_spec(args.chain)
+    except InvalidChainSpec as exc:
+        return _fatal(str(exc))
+    datadir = args.datadir or DEFAULT_HOME / spec.name
+    block_time = spec.consensus.get("blockTime") or None
+    return _run(args, spec, datadir, block_time=block_time, dev_keys=None, on_ready=None)
+
+
+def _run(args, spec, datadir, *, block_time, dev_keys, on_ready) -> int:
+    import trio
+
+    from node.app import NodeConfig, run_node
+    from node.chain import ChainMismatch
+    from node.logs import configure_logging
+    from node.storage import StorageError
+
+    configure_logging(args.log_format, args.log_level)
+    config = NodeConfig(
+        spec=spec,
+        datadir=datadir,
+        host=args.host,
+        port=args.port,
+        block_time=block_time,
+        dev_keys=dev_keys,
+        metrics_port=args.metrics_port,
+        max_request_bytes=args.rpc_max_request_size,
+        txpool_size=args.txpool_size,
+    )
+    try:
+        trio.run(lambda: run_node(config, on_ready=on_ready))
+    except BaseException as raised:  # noqa: BLE001 - trio wraps failures in exception groups
+        exc = _first_leaf(raised)
+        if isinstance(exc, (ChainMismatch, StorageError)):
+            return _fatal(str(exc))
+        if isinstance(exc, OSError):
+            return _fatal(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        if isinstance(exc, KeyboardInterrupt):
+            return 0
+        raise
+    return 0
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _checksum(address: bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(address)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Prometheus metrics of the node (``--metrics-port``): chameleon_<area>_<thing>_<unit>."""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HEAD = Gauge("chameleon_chain_head_block", "Number of the head block")
+TXPOOL_SIZE = Gauge("chameleon_txpool_transactions", "Transactions in the pool")
+TRANSACTIONS = Counter("chameleon_chain_transactions", "Transactions included in sealed blocks")
+BLOCK_IMPORT_SECONDS = Histogram(
+    "chameleon_chain_block_import_seconds",
+    "Time to build, execute and commit one block",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+RPC_SECONDS = Histogram(
+    "chameleon_rpc_request_duration_seconds",
+    "JSON-RPC call latency by method",
+    ["method"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1),
+)
+RPC_ERRORS = Counter("chameleon_rpc_errors", "JSON-RPC calls answered with an error", ["method"])
+
+
+def observe_rpc(method: str, seconds: float, ok: bool) -> None:
+    RPC_SECONDS.labels(method).observe(seconds)
+    if not ok:
+        RPC_ERRORS.labels(method).inc()

@@ -1,0 +1,57 @@
+"""Dev-mode test methods, as Anvil and Hardhat name them."""
+from __future__ import annotations
+
+from typing import Any
+
+from node.rpc.encode import q
+from node.rpc.params import parse_quantity
+from node.service import Node
+
+
+class DevApi:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def methods(self) -> dict[str, Any]:
+        return {
+            "evm_mine": self.evm_mine,
+            "anvil_mine": self.anvil_mine,
+            "hardhat_mine": self.anvil_mine,
+            "evm_increaseTime": self.evm_increaseTime,
+            "evm_setNextBlockTimestamp": self.evm_setNextBlockTimestamp,
+            "evm_setAutomine": self.evm_setAutomine,
+            "anvil_setAutomine": self.evm_setAutomine,
+            "anvil_getAutomine": self.anvil_getAutomine,
+            "hardhat_getAutomine": self.anvil_getAutomine,
+        }
+
+    async def evm_mine(self, timestamp: Any = None) -> str:
+        if timestamp is not None:
+            if isinstance(timestamp, dict):
+                timestamp = timestamp.get("timestamp")
+            if timestamp is not None:
+                self.node._next_timestamp = parse_quantity(timestamp, 0, bits=64)
+        self.node.seal()
+        return "0x0"
+
+    async def anvil_mine(self, blocks: Any = "0x1", interval: Any = None) -> None:
+        count = parse_quantity(blocks, 0, bits=32) if blocks is not None else 1
+        step = parse_quantity(interval, 1, bits=64) if interval is not None else 0
+        for _ in range(count):
+            self.node.seal()
+            if step:
+                self.node._time_offset += step
+
+    async def evm_increaseTime(self, seconds: Any) -> str:
+        self.node._time_offset += parse_quantity(seconds, 0, bits=64) if isinstance(seconds, str) else int(seconds)
+        return q(self.node._time_offset)
+
+    async def evm_setNextBlockTimestamp(self, timestamp: Any) -> None:
+        value = parse_quantity(timestamp, 0, bits=64)
+        self.node._next_timestamp = value
+
+    async def evm_setAutomine(self, enabled: Any) -> None:
+        self.node.automine = bool(enabled)
+
+    async def anvil_getAutomine(self) -> bool:
+        return self.node.automine

@@ -1,0 +1,170 @@
+"""The running node: chain + transaction pool + block sealer, on trio.
+
+In dev mode the sealer is Anvil's: with automine, every submitted transaction is
+sealed at once (transactions that arrive while a block is being built go into the
+next one together); with a block time, a block is sealed on each interval.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+import trio
+from eth.db.account import AccountDB
+
+from node import metrics
+from node.chain import Block, Chain
+from node.txpool import TxPool, TxPoolError
+from runtime.errors import InvalidTransaction
+from runtime.primitives.transaction import Transaction, validate_against_account, validate_transaction
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    done: trio.Event = field(default_factory=trio.Event)
+    error: str | None = None
+
+
+class Node:
+    def __init__(
+        self,
+        chain: Chain,
+        pool: TxPool,
+        *,
+        automine: bool = True,
+        block_time: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.chain = chain
+        self.pool = pool
+        self.automine = automine and not block_time
+        self.block_time = block_time
+        self._clock = clock
+        self._time_offset = 0  # evm_increaseTime
+        self._next_timestamp: int | None = None  # evm_setNextBlockTimestamp
+        self._wake = trio.Event()
+        self._waiters: dict[bytes, _Waiter] = {}
+        self._head_state: AccountDB | None = None
+        self.new_block_listeners: list[Callable[[Block], None]] = []
+        metrics.HEAD.set(chain.head.number)
+
+    # -- state of the head ---------------------------------------------------------
+
+    @property
+    def head_state(self) -> AccountDB:
+        if self._head_state is None:
+            self._head_state = self.chain.state_at(self.chain.head)
+        return self._head_state
+
+    def account_nonce(self, address: bytes) -> int:
+        return self.head_state.get_nonce(address)
+
+    def pending_nonce(self, address: bytes) -> int:
+        return self.pool.pending_nonce(address, self.account_nonce(address))
+
+    # -- transactions --------------------------------------------------------------
+
+    def validate(self, tx: Transaction) -> None:
+        """Every check a transaction must pass before it enters the pool.
+
+        Raises:
+            InvalidTransaction: with the client-facing message.
+        """
+        validate_transaction(tx, chain_id=self.chain.spec.chain_id, block_gas_limit=self.chain.head.gas_limit)
+        state = self.head_state
+        validate_against_account(tx, nonce=state.get_nonce(tx.sender), balance=state.get_balance(tx.sender))
+        base_fee = self.chain.next_base_fee
+        if tx.max_fee_per_gas < base_fee:
+            raise InvalidTransaction(
+                f"max fee per gas less than block base fee: address 0x{tx.sender.hex()}, "
+                f"maxFeePerGas: {tx.max_fee_per_gas}, baseFee: {base_fee}"
+            )
+
+    async def submit(self, tx: Transaction) -> bytes:
+        """Validate and pool ``tx``; with automine, return once the block holding it is sealed.
+
+        Raises:
+            InvalidTransaction: refused (the pool's and the runtime's messages).
+        """
+        self.validate(tx)
+        try:
+            self.pool.add(tx, self.account_nonce(tx.sender))
+        except TxPoolError as exc:
+            raise InvalidTransaction(str(exc)) from None
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+        if not self.automine:
+            return tx.hash
+        waiter = self._waiters.setdefault(tx.hash, _Waiter())
+        self._wake.set()
+        await waiter.done.wait()
+        if waiter.error is not None:
+            raise InvalidTransaction(waiter.error)
+        return tx.hash
+
+    # -- sealing -------------------------------------------------------------------
+
+    def next_timestamp(self) -> int:
+        if self._next_timestamp is not None:
+            return self._next_timestamp
+        return int(self._clock()) + self._time_offset
+
+    def seal(self) -> Block:
+        """Build and commit the next block from the pool's ready transactions."""
+        started = time.perf_counter()
+        chain = self.chain
+        state = self.head_state
+        selected = self.pool.select(chain.next_base_fee, state.get_nonce, chain.head.gas_limit)
+        built = chain.build(selected, timestamp=self.next_timestamp())
+        block = chain.commit(built)
+        self._next_timestamp = None
+        self._head_state = None
+        self.pool.remove([tx.hash for tx in built.transactions])
+        self.pool.remove([tx.hash for tx, _ in built.rejected])
+        self.pool.prune(self.head_state.get_nonce)
+        for tx in built.transactions:
+            waiter = self._waiters.pop(tx.hash, None)
+            if waiter is not None:
+                waiter.done.set()
+        for tx, reason in built.rejected:
+            log.info("transaction_dropped", tx="0x" + tx.hash.hex(), reason=reason)
+            waiter = self._waiters.pop(tx.hash, None)
+            if waiter is not None:
+                waiter.error = reason
+                waiter.done.set()
+        # Transactions still pooled (a nonce gap): their senders are answered now.
+        for tx_hash in [h for h in self._waiters if h in self.pool]:
+            self._waiters.pop(tx_hash).done.set()
+        elapsed = time.perf_counter() - started
+        metrics.HEAD.set(block.header.number)
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+        metrics.BLOCK_IMPORT_SECONDS.observe(elapsed)
+        metrics.TRANSACTIONS.inc(len(built.transactions))
+        log.debug("block_sealed", number=block.header.number, txs=len(built.transactions), gas_used=block.header.gas_used, ms=round(elapsed * 1000, 2))
+        for listener in self.new_block_listeners:
+            listener(block)
+        return block
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        if self.block_time:
+            while True:
+                await trio.sleep(self.block_time)
+                self.seal()
+        else:
+            while True:
+                await self._wake.wait()
+                self._wake = trio.Event()
+                # Let every request already on the wire reach the pool first, so they
+                # share one block instead of one block each.
+                await trio.sleep(0)
+                if self._waiters or self.pool:
+                    if self.pool.select(self.chain.next_base_fee, self.head_state.get_nonce, self.chain.head.gas_limit):
+                        self.seal()
+                    else:
+                        for waiter in self._waiters.values():
+                            waiter.done.set()
+                        self._waiters.clear()

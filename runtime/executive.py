@@ -1,0 +1,135 @@
+"""The state transition: genesis, and applying transactions to make the next block.
+
+Pure: the caller passes the store to read from, the parent header, the transactions
+and the block's timestamp/coinbase; the result holds the new header, receipts and
+every state write, for the caller to commit in one atomic batch. Nothing here reads
+a clock, a socket or a random source.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from eth.db.account import AccountDB
+from eth.db.atomic import AtomicDB
+
+from runtime.chainspec import ChainSpec
+from runtime.fees import compute_next_base_fee
+from runtime.primitives.header import BLANK_ROOT, ZERO_HASH, Header, new_header
+from runtime.primitives.receipt import Log, Receipt, compute_bloom, merge_blooms
+from runtime.primitives.transaction import Transaction
+from runtime.primitives.trie import compute_ordered_root
+from runtime.state.store import KeyValueStore, StateDB
+from vm import evm
+from vm.host import BlockContext
+
+
+@dataclass(slots=True)
+class BuiltBlock:
+    header: Header
+    transactions: list[Transaction]
+    receipts: list[Receipt]
+    outcomes: list[evm.Outcome]
+    rejected: list[tuple[Transaction, str]]
+    state_writes: dict[bytes, bytes]
+
+
+def build_genesis(spec: ChainSpec, store: KeyValueStore) -> tuple[Header, dict[bytes, bytes]]:
+    """The genesis header and the state writes of the spec's allocations."""
+    db = StateDB(store)
+    accounts = AccountDB(AtomicDB(db), BLANK_ROOT)
+    for address, account in spec.alloc:
+        accounts.set_balance(address, account.balance)
+        if account.nonce:
+            accounts.set_nonce(address, account.nonce)
+        if account.code:
+            accounts.set_code(address, account.code)
+        for slot, value in account.storage:
+            accounts.set_storage(address, slot, value)
+    accounts.persist()
+    header = new_header(
+        parent_hash=ZERO_HASH,
+        number=0,
+        timestamp=spec.timestamp,
+        gas_limit=spec.gas_limit,
+        base_fee_per_gas=spec.base_fee_per_gas,
+        coinbase=spec.coinbase,
+        state_root=accounts.state_root,
+        extra_data=spec.extra_data,
+    )
+    return header, db.take_writes()
+
+
+def compute_child_base_fee(parent: Header) -> int:
+    return compute_next_base_fee(parent.base_fee_per_gas, parent.gas_used, parent.gas_limit)
+
+
+def block_context(parent: Header, *, timestamp: int, coinbase: bytes, chain_id: int, prev_hashes: Sequence[bytes]) -> BlockContext:
+    return BlockContext(
+        number=parent.number + 1,
+        timestamp=timestamp,
+        gas_limit=parent.gas_limit,
+        base_fee=compute_child_base_fee(parent),
+        coinbase=coinbase,
+        chain_id=chain_id,
+        prev_hashes=tuple(prev_hashes),
+    )
+
+
+def build_block(
+    store: KeyValueStore,
+    parent: Header,
+    transactions: Iterable[Transaction],
+    *,
+    timestamp: int,
+    coinbase: bytes,
+    chain_id: int,
+    prev_hashes: Sequence[bytes],
+    extra_data: bytes = b"",
+) -> BuiltBlock:
+    """Apply ``transactions`` in order on the parent's state and seal nothing.
+
+    A transaction the state refuses (nonce, balance, fee below the base fee, no gas
+    left in the block) is left out and reported in ``rejected``; the block is made of
+    the rest.
+
+    ``prev_hashes`` are the hashes of the parent and its ancestors, newest first.
+    """
+    context = block_context(parent, timestamp=timestamp, coinbase=coinbase, chain_id=chain_id, prev_hashes=prev_hashes)
+    db = StateDB(store)
+    state = evm.open_state(db, context, parent.state_root)
+    included: list[Transaction] = []
+    receipts: list[Receipt] = []
+    outcomes: list[evm.Outcome] = []
+    rejected: list[tuple[Transaction, str]] = []
+    cumulative_gas = 0
+    for tx in transactions:
+        if cumulative_gas + tx.gas > context.gas_limit:
+            rejected.append((tx, "exceeds block gas limit"))
+            continue
+        try:
+            outcome = evm.execute(state, tx.evm)
+        except evm.ExecutionRejected as exc:
+            rejected.append((tx, str(exc)))
+            continue
+        cumulative_gas += outcome.gas_used
+        logs = tuple(Log(log.address, log.topics, log.data) for log in outcome.logs)
+        receipts.append(Receipt(tx.type, outcome.success, cumulative_gas, logs, compute_bloom(logs)))
+        included.append(tx)
+        outcomes.append(outcome)
+    state.persist()
+    header = new_header(
+        parent_hash=parent.hash,
+        number=context.number,
+        timestamp=timestamp,
+        gas_limit=context.gas_limit,
+        base_fee_per_gas=context.base_fee,
+        coinbase=coinbase,
+        state_root=state.state_root,
+        transactions_root=compute_ordered_root([tx.raw for tx in included]),
+        receipts_root=compute_ordered_root([receipt.encode() for receipt in receipts]),
+        logs_bloom=merge_blooms([receipt.bloom for receipt in receipts]),
+        gas_used=cumulative_gas,
+        extra_data=extra_data,
+    )
+    return BuiltBlock(header, included, receipts, outcomes, rejected, db.take_writes())

@@ -1,0 +1,1 @@
+"""Primitive types and codecs of the chain: transactions, headers, receipts, keys."""

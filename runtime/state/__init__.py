@@ -1,0 +1,1 @@
+"""State: the key-value store protocol and the views py-evm reads and writes through."""

@@ -1,0 +1,166 @@
+"""The EVM: py-evm's newest fork (Prague) behind a small interface.
+
+``open_state`` gives a state at a root for one block; ``execute`` applies one signed
+transaction; ``call`` runs a message without a signature (eth_call, eth_estimateGas).
+Native code joins at ``EvmComputation._precompiles`` (see DESIGN.md, "The seams in
+py-evm").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth.db.atomic import AtomicDB
+from eth.db.backends.base import BaseDB
+from eth.exceptions import Revert
+from eth.vm.execution_context import ExecutionContext
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError
+
+from vm.host import BlockContext
+
+FORK = "prague"
+
+
+class EvmComputation(PragueComputation):
+    _precompiles = dict(PragueComputation._precompiles)
+
+
+class EvmState(PragueState):
+    computation_class = EvmComputation
+
+
+class ExecutionRejected(Exception):
+    """The transaction cannot run in this state (nonce, balance, fee): not included."""
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    success: bool
+    gas_used: int
+    logs: tuple[Log, ...]
+    output: bytes
+    error: str | None
+    contract_address: bytes | None
+
+
+def open_state(db: BaseDB | AtomicDB, block: BlockContext, state_root: bytes) -> EvmState:
+    context = ExecutionContext(
+        coinbase=block.coinbase,
+        timestamp=block.timestamp,
+        block_number=block.number,
+        difficulty=0,
+        mix_hash=block.prev_randao,
+        gas_limit=block.gas_limit,
+        prev_hashes=block.prev_hashes,
+        chain_id=block.chain_id,
+        base_fee_per_gas=block.base_fee,
+        excess_blob_gas=0,
+    )
+    atomic = db if isinstance(db, AtomicDB) else AtomicDB(db)
+    return EvmState(atomic, context, state_root)
+
+
+def _outcome(evm_tx: Any, computation: Any) -> Outcome:
+    gas_used = PragueVM.finalize_gas_used(evm_tx, computation)
+    logs = tuple(
+        Log(bytes(address), tuple(topic.to_bytes(32, "big") for topic in topics), bytes(data))
+        for address, topics, data in computation.get_log_entries()
+    )
+    error = None
+    if computation.is_error:
+        exc = computation.error
+        error = "execution reverted" if isinstance(exc, Revert) else _vm_error_text(exc)
+    created = None
+    if evm_tx.to in (b"", None) and not computation.is_error:
+        created = bytes(computation.msg.storage_address)
+    return Outcome(
+        success=not computation.is_error,
+        gas_used=gas_used,
+        logs=logs,
+        output=bytes(computation.output),
+        error=error,
+        contract_address=created,
+    )
+
+
+def _vm_error_text(exc: BaseException) -> str:
+    # geth's words for the common VM failures, so clients print what they know.
+    name = type(exc).__name__
+    return {
+        "OutOfGas": "out of gas",
+        "InsufficientFunds": "insufficient balance for transfer",
+        "StackDepthLimit": "max call depth exceeded",
+        "InvalidInstruction": "invalid opcode",
+        "InvalidJumpDestination": "invalid jump destination",
+        "StackUnderflow": "stack underflow",
+        "StackOverflow": "stack limit reached",
+        "WriteProtection": "write protection",
+        "ContractCreationCollision": "contract address collision",
+        "OutOfBoundsRead": "return data out of bounds",
+    }.get(name, str(exc) or name)
+
+
+def execute(state: EvmState, evm_tx: Any) -> Outcome:
+    """Apply one signed transaction to ``state``.
+
+    Raises:
+        ExecutionRejected: the transaction is not valid in this state; nothing changed.
+    """
+    state.lock_changes()
+    snapshot = state.snapshot()
+    try:
+        computation = state.apply_transaction(evm_tx)
+    except ValidationError as exc:
+        state.revert(snapshot)
+        raise ExecutionRejected(str(exc)) from None
+    state.commit(snapshot)
+    return _outcome(evm_tx, computation)
+
+
+def call(
+    state: EvmState,
+    *,
+    sender: bytes,
+    to: bytes | None,
+    data: bytes,
+    value: int,
+    gas: int,
+    max_fee_per_gas: int,
+    max_priority_fee_per_gas: int,
+    access_list: tuple = (),
+) -> Outcome:
+    """Run a message from ``sender`` without a signature; the caller discards the state.
+
+    Raises:
+        ExecutionRejected: the sender cannot pay for it.
+    """
+    unsigned = PragueTransactionBuilder.new_unsigned_dynamic_fee_transaction(
+        chain_id=state.execution_context.chain_id,
+        nonce=state.get_nonce(sender),
+        max_priority_fee_per_gas=max_priority_fee_per_gas,
+        max_fee_per_gas=max_fee_per_gas,
+        gas=gas,
+        to=to or b"",
+        value=value,
+        data=data,
+        access_list=access_list,
+    )
+    spoofed = SpoofTransaction(unsigned, sender=sender, type_id=2, hash=b"\x00" * 32)
+    state.lock_changes()
+    try:
+        computation = state.apply_transaction(spoofed)
+    except ValidationError as exc:
+        raise ExecutionRejected(str(exc)) from None
+    return _outcome(spoofed, computation)
