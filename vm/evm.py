@@ -157,7 +157,7 @@ def call(
         data=data,
         access_list=access_list,
     )
-    spoofed = SpoofTransaction(unsigned, sender=sender, type_id=2, hash=b"\x00" * 32)
+    spoofed = SpoofTransaction(unsigned, sender=sender, type_id=2, hash=b"\x00" * 32, r=1, s=1, y_parity=0, v=0)
     state.lock_changes()
     try:
         computation = state.apply_transaction(spoofed)
