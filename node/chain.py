@@ -69,12 +69,15 @@ class Chain:
             puts[Keys.HEAD] = genesis.hash
             puts[Keys.SPEC] = json.dumps(encode_chain_spec(spec), sort_keys=True).encode()
             store.write(puts)
-        elif genesis_hash != genesis.hash:
-            raise ChainMismatch(
-                f"the datadir holds a chain with genesis 0x{genesis_hash.hex()}, but the chain spec "
-                f"'{spec.name}' (chain id {spec.chain_id}) has genesis 0x{genesis.hash.hex()}; "
-                "use another --datadir"
-            )
+        else:
+            # The genesis header does not commit to the chain id: compare both.
+            stored_id = json.loads(store.get(Keys.SPEC))["chainId"]
+            if genesis_hash != genesis.hash or stored_id != spec.chain_id:
+                raise ChainMismatch(
+                    f"the datadir holds chain id {stored_id} with genesis 0x{genesis_hash.hex()}, but the chain "
+                    f"spec '{spec.name}' has chain id {spec.chain_id} and genesis 0x{genesis.hash.hex()}; "
+                    "use another --datadir"
+                )
         self.genesis = genesis
         head_hash = store.get(Keys.HEAD)
         self.head = self.get_header_by_hash(head_hash)

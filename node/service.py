@@ -107,6 +107,13 @@ class Node:
 
     # -- sealing -------------------------------------------------------------------
 
+    def set_next_timestamp(self, timestamp: int) -> None:
+        self._next_timestamp = timestamp
+
+    def increase_time(self, seconds: int) -> int:
+        self._time_offset += seconds
+        return self._time_offset
+
     def next_timestamp(self) -> int:
         if self._next_timestamp is not None:
             return self._next_timestamp

@@ -30,7 +30,7 @@ class DevApi:
             if isinstance(timestamp, dict):
                 timestamp = timestamp.get("timestamp")
             if timestamp is not None:
-                self.node._next_timestamp = parse_quantity(timestamp, 0, bits=64)
+                self.node.set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
         self.node.seal()
         return "0x0"
 
@@ -40,15 +40,13 @@ class DevApi:
         for _ in range(count):
             self.node.seal()
             if step:
-                self.node._time_offset += step
+                self.node.increase_time(step)
 
     async def evm_increaseTime(self, seconds: Any) -> str:
-        self.node._time_offset += parse_quantity(seconds, 0, bits=64) if isinstance(seconds, str) else int(seconds)
-        return q(self.node._time_offset)
+        return q(self.node.increase_time(parse_quantity(seconds, 0, bits=64)))
 
     async def evm_setNextBlockTimestamp(self, timestamp: Any) -> None:
-        value = parse_quantity(timestamp, 0, bits=64)
-        self.node._next_timestamp = value
+        self.node.set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
 
     async def evm_setAutomine(self, enabled: Any) -> None:
         self.node.automine = bool(enabled)

@@ -91,6 +91,8 @@ def parse_block_id(value: Any, index: int, *, allow_hash: bool = True) -> BlockI
 
 
 def parse_bool(value: Any, index: int) -> bool:
+    if value is None:
+        return False
     if not isinstance(value, bool):
         raise _fail(index, "expected a boolean")
     return value

@@ -1,0 +1,120 @@
+"""The chain over LevelDB (and the in-memory store): seal, reopen, find, index."""
+from __future__ import annotations
+
+import pytest
+from eth_account import Account
+from eth_utils import to_checksum_address
+
+from node.chain import Chain, ChainMismatch
+from node.dev import dev_keys, dev_spec
+from node.storage import LevelDBStore, StorageError
+from runtime.primitives.transaction import decode_transaction
+from runtime.state.store import MemoryStore
+
+KEY = dev_keys(1)[0][1]
+SENDER = Account.from_key(KEY)
+TO = "0x" + "22" * 20
+# Runtime code: LOG1 with topic = calldata[0:32], empty data.
+LOGGER = bytes.fromhex("60003560006000a100")
+
+
+def transfer(nonce: int, **extra) -> object:
+    fields = {"chainId": 31337, "nonce": nonce, "gas": 60000, "to": TO, "value": 1, "type": 2, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}
+    fields.update(extra)
+    return decode_transaction(bytes(SENDER.sign_transaction(fields).raw_transaction))
+
+
+@pytest.fixture(params=["leveldb", "memory"])
+def store(request, tmp_path):
+    s = LevelDBStore(tmp_path / "db") if request.param == "leveldb" else MemoryStore()
+    yield s
+    s.close()
+
+
+def test_seal_and_read_back(store) -> None:
+    chain = Chain(store, dev_spec())
+    genesis = chain.head
+    assert genesis.number == 0
+    built = chain.build([transfer(0), transfer(1)], timestamp=100)
+    block = chain.commit(built)
+    assert chain.head == block.header and block.header.number == 1
+    assert chain.get_block_by_number(1).transactions[1].hash == built.transactions[1].hash
+    found, index = chain.get_transaction_location(built.transactions[1].hash)
+    assert (found.hash, index) == (block.hash, 1)
+    assert chain.state_at(chain.head).get_nonce(SENDER.address and bytes.fromhex(SENDER.address[2:])) == 2
+    assert chain.state_at(genesis).get_balance(bytes.fromhex(TO[2:])) == 0
+    assert chain.state_at(chain.head).get_balance(bytes.fromhex(TO[2:])) == 2
+
+
+def test_reopen_leveldb_finds_same_head_and_state(tmp_path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    chain = Chain(store, dev_spec())
+    for nonce in range(3):
+        chain.commit(chain.build([transfer(nonce)], timestamp=10 + nonce))
+    head = chain.head
+    tx_hash = chain.get_block_by_number(2).transactions[0].hash
+    store.close()
+
+    reopened = Chain(LevelDBStore(tmp_path / "db"), dev_spec())
+    assert reopened.head == head
+    block, index = reopened.get_transaction_location(tx_hash)
+    assert block.header.number == 2 and index == 0
+    assert block.transactions[0].sender == bytes.fromhex(SENDER.address[2:])
+    assert reopened.state_at(reopened.head).get_balance(bytes.fromhex(TO[2:])) == 3
+    reopened.store.close()
+
+
+def test_other_chain_in_datadir_is_refused(tmp_path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    Chain(store, dev_spec())
+    with pytest.raises(ChainMismatch, match="another --datadir"):
+        Chain(store, dev_spec(chain_id=5))
+    store.close()
+
+
+def test_second_open_of_a_datadir_fails_clearly(tmp_path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    with pytest.raises(StorageError, match="cannot open database"):
+        LevelDBStore(tmp_path / "db")
+    store.close()
+
+
+def test_failed_batch_writes_nothing(tmp_path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    chain = Chain(store, dev_spec())
+    built = chain.build([transfer(0)], timestamp=5)
+
+    class Boom(dict):
+        def items(self):
+            yield from list(super().items())[:3]
+            raise RuntimeError("disk on fire")
+
+    built.state_writes = Boom(built.state_writes)
+    with pytest.raises(RuntimeError):
+        chain.commit(built)
+    store.close()
+    reopened = Chain(LevelDBStore(tmp_path / "db"), dev_spec())
+    assert reopened.head.number == 0
+    assert reopened.get_block_by_number(1) is None
+    reopened.store.close()
+
+
+def test_log_index_finds_blocks_by_address_and_topic(store) -> None:
+    chain = Chain(store, dev_spec())
+    deploy = transfer(0, to=None, value=0, gas=200000, data=bytes.fromhex("6009600c60003960096000f3") + LOGGER)
+    chain.commit(chain.build([deploy], timestamp=1))
+    contract = chain.get_block_by_number(1).receipts[0]
+    assert contract.success
+    from runtime.primitives.receipt import compute_contract_address
+
+    address = compute_contract_address(deploy.sender, 0)
+    topic_a, topic_b = b"\xaa" * 32, b"\xbb" * 32
+    chain.commit(chain.build([transfer(1, to=to_checksum_address(address), value=0, data=topic_a)], timestamp=2))
+    chain.commit(chain.build([transfer(2)], timestamp=3))
+    chain.commit(chain.build([transfer(3, to=to_checksum_address(address), value=0, data=topic_b)], timestamp=4))
+    assert chain.get_block_by_number(2).receipts[0].logs[0].topics == (topic_a,)
+    assert list(chain.blocks_with_logs(0, 4, [address], [])) == [2, 4]
+    assert list(chain.blocks_with_logs(0, 4, [], [[topic_b]])) == [4]
+    assert list(chain.blocks_with_logs(0, 4, [address], [[topic_a, topic_b]])) == [2, 4]
+    assert list(chain.blocks_with_logs(3, 3, [address], [])) == []
+    assert list(chain.blocks_with_logs(0, 4, [b"\x01" * 20], [])) == []
