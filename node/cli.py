@@ -176,5 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
+def console_main() -> None:
+    """The `chameleon` executable."""
+    code = main()
+    if len(sys.argv) > 1 and sys.argv[1] in ("dev", "run"):
+        # The node has closed its database. Skip interpreter finalization: something in
+        # the crypto/EVM stack fails there and prints a bare "Error in sys.excepthook".
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
