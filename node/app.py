@@ -24,6 +24,10 @@ from runtime.chainspec import ChainSpec
 log = structlog.get_logger(__name__)
 
 
+class StartupError(Exception):
+    """The node cannot start as configured; the message says why."""
+
+
 @dataclass(slots=True)
 class NodeConfig:
     spec: ChainSpec
@@ -51,7 +55,10 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         methods.update(DevApi(node).methods())
         dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
-            start_http_server(config.metrics_port, addr=config.host)
+            try:
+                start_http_server(config.metrics_port, addr=config.host)
+            except OSError as exc:
+                raise StartupError(f"cannot serve metrics on {config.host}:{config.metrics_port}: {exc.strerror or exc}") from None
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)

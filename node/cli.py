@@ -124,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(args, spec, datadir, *, block_time, dev_keys, on_ready) -> int:
     import trio
 
-    from node.app import NodeConfig, run_node
+    from node.app import NodeConfig, StartupError, run_node
     from node.chain import ChainMismatch
     from node.logs import configure_logging
     from node.storage import StorageError
@@ -145,7 +145,7 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready) -> int:
         trio.run(lambda: run_node(config, on_ready=on_ready))
     except BaseException as raised:  # noqa: BLE001 - trio wraps failures in exception groups
         exc = _first_leaf(raised)
-        if isinstance(exc, (ChainMismatch, StorageError)):
+        if isinstance(exc, (ChainMismatch, StorageError, StartupError)):
             return _fatal(str(exc))
         if isinstance(exc, OSError):
             return _fatal(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")

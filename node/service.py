@@ -108,7 +108,18 @@ class Node:
     # -- sealing -------------------------------------------------------------------
 
     def set_next_timestamp(self, timestamp: int) -> None:
+        """The next block gets ``timestamp``; the clock carries on from there (as Anvil).
+
+        Raises:
+            ValueError: ``timestamp`` is not after the head's.
+        """
+        head = self.chain.head.timestamp
+        if timestamp <= head:
+            raise ValueError(
+                f"timestamp {timestamp} is lower than or equal to previous block's timestamp {head}"
+            )
         self._next_timestamp = timestamp
+        self._time_offset = timestamp - int(self._clock())
 
     def increase_time(self, seconds: int) -> int:
         self._time_offset += seconds

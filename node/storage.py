@@ -1,7 +1,9 @@
 """LevelDB through plyvel: the node's one on-disk store.
 
-Every block lands in one ``write`` (a plyvel write batch, synced), so a kill -9 leaves
-the database at the last whole block. All keys are built in ``Keys``.
+Every block lands in one ``write`` (one plyvel write batch), so a kill -9 leaves the
+database at the last whole block. Batches are not fsynced: a killed process loses
+nothing, an OS crash or power cut may lose the newest blocks but never leaves half a
+block (LevelDB replays only whole batches from its log). All keys are built in ``Keys``.
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from node.rpc.encode import q
+from node.rpc.errors import EXECUTION_ERROR, RpcError
 from node.rpc.params import parse_quantity
 from node.service import Node
 
@@ -30,7 +31,7 @@ class DevApi:
             if isinstance(timestamp, dict):
                 timestamp = timestamp.get("timestamp")
             if timestamp is not None:
-                self.node.set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
+                self._set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
         self.node.seal()
         return "0x0"
 
@@ -46,7 +47,13 @@ class DevApi:
         return q(self.node.increase_time(parse_quantity(seconds, 0, bits=64)))
 
     async def evm_setNextBlockTimestamp(self, timestamp: Any) -> None:
-        self.node.set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
+        self._set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
+
+    def _set_next_timestamp(self, timestamp: int) -> None:
+        try:
+            self.node.set_next_timestamp(timestamp)
+        except ValueError as exc:
+            raise RpcError(EXECUTION_ERROR, str(exc)) from None
 
     async def evm_setAutomine(self, enabled: Any) -> None:
         self.node.automine = bool(enabled)

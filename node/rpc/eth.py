@@ -388,6 +388,11 @@ class EthApi:
         args = parse_call_args(tx_object, 0)
         header = self._header(parse_block_id(block, 1), 1)
         cap = args.gas if args.gas is not None else header.gas_limit
+        if args.to is not None and not args.data and not self.chain.state_at(header).get_code(args.to):
+            # A plain value transfer costs exactly 21000, as geth answers without executing.
+            if args.value and self._call(args, block, 1, gas=21000).error:
+                raise RpcError(EXECUTION_ERROR, "insufficient funds for transfer")
+            return q(21000)
         outcome = self._call(args, block, 1, gas=cap)
         if not outcome.success:
             if outcome.error == "execution reverted":
