@@ -26,8 +26,25 @@ from vm.host import BlockContext
 FORK = "prague"
 
 
+JUMPDEST_CACHE_SIZE = 1024
+# code -> (invalid, valid) positions found so far. py-evm redoes this analysis for every
+# message; it depends on the code alone and the sets only ever grow, so runs share them.
+_jumpdest_analysis: dict[bytes, tuple[set[int], set[int]]] = {}
+
+
 class EvmComputation(PragueComputation):
     _precompiles = dict(PragueComputation._precompiles)
+
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)
+        code = message.code
+        if code:
+            analysis = _jumpdest_analysis.get(code)
+            if analysis is None:
+                if len(_jumpdest_analysis) >= JUMPDEST_CACHE_SIZE:
+                    del _jumpdest_analysis[next(iter(_jumpdest_analysis))]
+                analysis = _jumpdest_analysis[code] = (set(), set())
+            self.code.invalid_positions, self.code.valid_positions = analysis
 
 
 class EvmState(PragueState):
