@@ -49,7 +49,9 @@ class Node:
         self._wake = trio.Event()
         self._waiters: dict[bytes, _Waiter] = {}
         self._head_state: AccountDB | None = None
+        # Called synchronously, from the one trio thread: they must not block.
         self.new_block_listeners: list[Callable[[Block], None]] = []
+        self.new_transaction_listeners: list[Callable[[Transaction], None]] = []
         metrics.HEAD.set(chain.head.number)
 
     # -- state of the head ---------------------------------------------------------
@@ -96,6 +98,8 @@ class Node:
         except TxPoolError as exc:
             raise InvalidTransaction(str(exc)) from None
         metrics.TXPOOL_SIZE.set(len(self.pool))
+        for listener in self.new_transaction_listeners:
+            listener(tx)
         if not self.automine:
             return tx.hash
         waiter = self._waiters.setdefault(tx.hash, _Waiter())
