@@ -126,6 +126,32 @@ class Chain:
         self._prev_hashes.appendleft(block_hash)
         return block
 
+    def rewind(self, number: int) -> None:
+        """Make block ``number`` the head again, forgetting every later block (evm_revert).
+
+        One atomic write: a crash leaves either the old head or the new one.
+        """
+        if not 0 <= number <= self.head.number:
+            raise ValueError(f"cannot rewind to block {number}: head is {self.head.number}")
+        deletes: list[bytes] = []
+        for n in range(number + 1, self.head.number + 1):
+            block = self.get_block_by_number(n)
+            deletes += [Keys.canonical(n), Keys.header(block.hash), Keys.body(block.hash), Keys.receipts(block.hash)]
+            deletes += [Keys.tx_location(tx.hash) for tx in block.transactions]
+            for receipt in block.receipts:
+                for log in receipt.logs:
+                    deletes.append(Keys.log_address(log.address, n))
+                    deletes += [Keys.log_topic(topic, n) for topic in log.topics]
+            self._blocks.pop(block.hash, None)
+            for tx in block.transactions:
+                self._tx_index.pop(tx.hash, None)
+        new_head = self.get_header_by_number(number)
+        self.store.write({Keys.HEAD: new_head.hash}, deletes)
+        self.head = new_head
+        self._prev_hashes.clear()
+        for n in range(max(0, number - PREV_HASHES + 1), number + 1):
+            self._prev_hashes.appendleft(self.store.get(Keys.canonical(n)))
+
     # -- reading -------------------------------------------------------------------
 
     @property

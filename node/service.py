@@ -49,6 +49,7 @@ class Node:
         self._wake = trio.Event()
         self._waiters: dict[bytes, _Waiter] = {}
         self._head_state: AccountDB | None = None
+        self._snapshots: list[tuple[bytes, int, int]] = []
         # Called synchronously, from the one trio thread: they must not block.
         self.new_block_listeners: list[Callable[[Block], None]] = []
         self.new_transaction_listeners: list[Callable[[Transaction], None]] = []
@@ -108,6 +109,31 @@ class Node:
         if waiter.error is not None:
             raise InvalidTransaction(waiter.error)
         return tx.hash
+
+    # -- snapshots (dev) -------------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Remember the head and the clock; ``revert`` goes back to them (evm_snapshot)."""
+        self._snapshots.append((self.chain.head.hash, self.chain.head.number, self._time_offset))
+        return len(self._snapshots)
+
+    def revert(self, snapshot_id: int) -> bool:
+        """Back to snapshot ``snapshot_id``, dropping it and every later one (as Hardhat, Anvil)."""
+        if not 1 <= snapshot_id <= len(self._snapshots):
+            return False
+        head_hash, number, offset = self._snapshots[snapshot_id - 1]
+        del self._snapshots[snapshot_id - 1 :]
+        if self.chain.get_canonical_hash(number) != head_hash:
+            return False
+        self.chain.rewind(number)
+        self._time_offset = offset
+        self._next_timestamp = None
+        self._head_state = None
+        self.pool.prune(self.head_state.get_nonce)
+        metrics.HEAD.set(number)
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+        log.info("reverted", head=number)
+        return True
 
     # -- sealing -------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ class DevApi:
     def methods(self) -> dict[str, Any]:
         return {
             "evm_mine": self.evm_mine,
+            "evm_snapshot": self.evm_snapshot,
+            "evm_revert": self.evm_revert,
             "anvil_mine": self.anvil_mine,
             "hardhat_mine": self.anvil_mine,
             "evm_increaseTime": self.evm_increaseTime,
@@ -34,6 +36,12 @@ class DevApi:
                 self._set_next_timestamp(parse_quantity(timestamp, 0, bits=64))
         self.node.seal()
         return "0x0"
+
+    async def evm_snapshot(self) -> str:
+        return q(self.node.snapshot())
+
+    async def evm_revert(self, snapshot_id: Any) -> bool:
+        return self.node.revert(parse_quantity(snapshot_id, 0, bits=64))
 
     async def anvil_mine(self, blocks: Any = "0x1", interval: Any = None) -> None:
         count = parse_quantity(blocks, 0, bits=32) if blocks is not None else 1

@@ -118,3 +118,32 @@ def test_log_index_finds_blocks_by_address_and_topic(store) -> None:
     assert list(chain.blocks_with_logs(0, 4, [address], [[topic_a, topic_b]])) == [2, 4]
     assert list(chain.blocks_with_logs(3, 3, [address], [])) == []
     assert list(chain.blocks_with_logs(0, 4, [b"\x01" * 20], [])) == []
+
+
+def test_rewind_forgets_later_blocks_atomically(tmp_path) -> None:
+    store = LevelDBStore(tmp_path / "db")
+    chain = Chain(store, dev_spec())
+    deploy = transfer(0, to=None, value=0, gas=200000, data=bytes.fromhex("6009600c60003960096000f3") + LOGGER)
+    chain.commit(chain.build([deploy], timestamp=1))
+    from runtime.primitives.receipt import compute_contract_address
+
+    address = compute_contract_address(deploy.sender, 0)
+    kept = chain.head
+    logged = chain.build([transfer(1, to=to_checksum_address(address), value=0, data=b"\xaa" * 32)], timestamp=2)
+    chain.commit(logged)
+    chain.commit(chain.build([transfer(2)], timestamp=3))
+    gone = logged.transactions[0].hash
+
+    chain.rewind(1)
+    assert chain.head == kept
+    assert chain.get_block_by_number(2) is None and chain.get_transaction_location(gone) is None
+    assert list(chain.blocks_with_logs(0, 3, [address], [])) == []
+    assert chain.state_at(chain.head).get_nonce(deploy.sender) == 1
+    # The chain goes on from the rewound head, and a reopen agrees.
+    chain.commit(chain.build([transfer(1)], timestamp=4))
+    head = chain.head
+    store.close()
+    reopened = Chain(LevelDBStore(tmp_path / "db"), dev_spec())
+    assert reopened.head == head and reopened.head.number == 2
+    assert reopened.get_transaction_location(gone) is None
+    reopened.store.close()
