@@ -6,6 +6,7 @@ protocol, so all three see one state, one balance per account, one journal.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,8 +22,8 @@ class BlockContext:
     coinbase: bytes
     chain_id: int
     prev_randao: bytes = b"\x00" * 32
-    # Hashes of up to 256 previous blocks, newest first (BLOCKHASH).
-    prev_hashes: tuple[bytes, ...] = ()
+    # Hashes of up to 256 previous blocks, newest first (BLOCKHASH); may be lazy.
+    prev_hashes: Iterable[bytes] = ()
 
 
 class Host(Protocol):

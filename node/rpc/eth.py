@@ -1,7 +1,7 @@
 """The eth_, net_ and web3_ namespaces."""
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from typing import Any
 
 from eth_account import Account
@@ -367,14 +367,13 @@ class EthApi:
         except evm.ExecutionRejected as exc:
             raise RpcError(EXECUTION_ERROR, _rejection_message(str(exc))) from None
 
-    def _prev_hashes(self, number: int) -> tuple[bytes, ...]:
-        hashes = []
+    def _prev_hashes(self, number: int) -> Iterator[bytes]:
+        """Hashes of the blocks before ``number``, newest first, read only if BLOCKHASH asks."""
         for n in range(number - 1, max(-1, number - 257), -1):
             block_hash = self.chain.get_canonical_hash(n)
             if block_hash is None:
-                break
-            hashes.append(block_hash)
-        return tuple(hashes)
+                return
+            yield block_hash
 
     async def eth_call(self, tx_object: Any, block: Any = "latest", state_overrides: Any = None) -> str:
         if state_overrides:
