@@ -10,6 +10,12 @@ EIP-1559 transactions (signing is not timed), then send them with eth_sendRawTra
 a pool of threads, each with its own keep-alive HTTP connection and its own senders (nonces in
 order), and poll eth_getTransactionReceipt until every receipt is there with status 1.
 
+At most `--window` (64) transactions per sender are unconfirmed at a time: Anvil 1.7.1 in
+automine stops mining for good (100% CPU, ~1,000 transactions left pending) when all 2,000 are
+pushed at once (cf. foundry-rs/foundry#10122). A node that makes no progress for
+`--stall-timeout` seconds is reported as stalled. Anvil also gets slower as its chain grows, so
+the second workload on one chain is slower than on a fresh one (`--fresh` restarts per workload).
+
 Reported per node and workload: wall time from the first send to the last receipt, tx/s, and
 the node's CPU time (utime+stime of the node and its child processes, from /proc) during that
 window per transaction. The Python client also burns CPU on this 2-core machine, so compare
@@ -33,7 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT))
+_VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+if Path(sys.prefix).resolve() != (REPO_ROOT / ".venv").resolve() and _VENV_PYTHON.exists():
+    os.execv(str(_VENV_PYTHON), [str(_VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+sys.path.insert(0, str(REPO_ROOT))  # for tests.contracts.compile (namespace packages, no __init__.py)
 
 import orjson  # noqa: E402
 from eth_abi import encode as abi_encode  # noqa: E402
