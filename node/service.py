@@ -173,19 +173,14 @@ class Node:
         self.pool.remove([tx.hash for tx in built.transactions])
         self.pool.remove([tx.hash for tx, _ in built.rejected])
         self.pool.prune(self.head_state.get_nonce)
-        for tx in built.transactions:
-            waiter = self._waiters.pop(tx.hash, None)
-            if waiter is not None:
-                waiter.done.set()
         for tx, reason in built.rejected:
             log.info("transaction_dropped", tx="0x" + tx.hash.hex(), reason=reason)
-            waiter = self._waiters.pop(tx.hash, None)
+            waiter = self._waiters.get(tx.hash)
             if waiter is not None:
                 waiter.error = reason
-                waiter.done.set()
-        # Transactions still pooled (a nonce gap): their senders are answered now.
-        for tx_hash in [h for h in self._waiters if h in self.pool]:
-            self._waiters.pop(tx_hash).done.set()
+        # Every sender waiting is answered now: included, dropped (with the reason), still
+        # pooled behind a nonce gap, or replaced by a higher-fee transaction meanwhile.
+        self._release_waiters()
         elapsed = time.perf_counter() - started
         metrics.HEAD.set(block.header.number)
         metrics.TXPOOL_SIZE.set(len(self.pool))
@@ -195,6 +190,11 @@ class Node:
         for listener in self.new_block_listeners:
             listener(block)
         return block
+
+    def _release_waiters(self) -> None:
+        for waiter in self._waiters.values():
+            waiter.done.set()
+        self._waiters.clear()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -213,6 +213,4 @@ class Node:
                     if self.pool.select(self.chain.next_base_fee, self.head_state.get_nonce, self.chain.head.gas_limit):
                         self.seal()
                     else:
-                        for waiter in self._waiters.values():
-                            waiter.done.set()
-                        self._waiters.clear()
+                        self._release_waiters()

@@ -294,6 +294,7 @@ class Result:
     wall: float
     node_cpu: float
     client_cpu: float
+    blocks: int = 0  # blocks the workload's transactions went into
 
     @property
     def tps(self) -> float:
@@ -372,6 +373,7 @@ class Stalled(RuntimeError):
 def run_workload(node: Node, setup: Setup, workload: str, n: int, args) -> Result:
     rpc0 = Rpc("127.0.0.1", node.port)
     per_sender = presign(rpc0, setup, workload, n)
+    first_block = int(rpc0.call("eth_blockNumber"), 16)
     # Each worker owns whole senders, so every sender's nonces go out in order on one connection.
     lanes: list[list[list[tuple[str, str]]]] = [[] for _ in range(min(args.workers, len(per_sender)))]
     for k, txs in enumerate(per_sender):
@@ -464,6 +466,7 @@ def run_workload(node: Node, setup: Setup, workload: str, n: int, args) -> Resul
                 time.sleep(0.05)
             cpu1, client1 = cpu_seconds(pid), time.process_time()
             progress.update(task, completed=done)
+    blocks = int(rpc0.call("eth_blockNumber"), 16) - first_block
     rpc0.close()
     if stalled:
         raise Stalled(f"{node.name} stalled: {stalled}")
@@ -471,7 +474,7 @@ def run_workload(node: Node, setup: Setup, workload: str, n: int, args) -> Resul
         f.result()  # re-raise the first failure
     if done != n:
         raise RuntimeError(f"{done} of {n} receipts")
-    return Result(node.name, workload, n, last_receipt[0] - t0, cpu1 - cpu0, client1 - client0)
+    return Result(node.name, workload, n, last_receipt[0] - t0, cpu1 - cpu0, client1 - client0, blocks)
 
 
 def bench_node(name: str, make_argv, args) -> list[Result]:
@@ -585,12 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
     table = Table(title=f"{args.transfers} txs per workload, {args.senders} senders, {args.workers} connections")
-    for col in ("node", "workload", "wall s", "tx/s", "node CPU s", "node CPU ms/tx", "client CPU ms/tx"):
+    for col in ("node", "workload", "wall s", "tx/s", "node CPU s", "node CPU ms/tx", "client CPU ms/tx", "blocks"):
         table.add_column(col, justify="left" if col in ("node", "workload") else "right")
     for r in results:
         table.add_row(
             r.node, r.workload, f"{r.wall:.2f}", f"{r.tps:.1f}", f"{r.node_cpu:.2f}",
-            f"{r.cpu_ms_per_tx:.2f}", f"{1000 * r.client_cpu / r.txs:.2f}",
+            f"{r.cpu_ms_per_tx:.2f}", f"{1000 * r.client_cpu / r.txs:.2f}", str(r.blocks),
         )
     console.print(table)
 
