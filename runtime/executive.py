@@ -14,6 +14,7 @@ from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 
 from runtime.chainspec import ChainSpec
+from runtime.errors import InvalidBlock
 from runtime.fees import compute_next_base_fee
 from runtime.primitives.header import BLANK_ROOT, ZERO_HASH, Header, new_header
 from runtime.primitives.receipt import Log, Receipt, compute_bloom, merge_blooms
@@ -133,3 +134,40 @@ def build_block(
         extra_data=extra_data,
     )
     return BuiltBlock(header, included, receipts, outcomes, rejected, db.take_writes())
+
+
+def execute_block(
+    store: KeyValueStore,
+    parent: Header,
+    header: Header,
+    transactions: Sequence[Transaction],
+    *,
+    chain_id: int,
+    prev_hashes: Sequence[bytes],
+) -> BuiltBlock:
+    """Re-execute a block someone else built and check it is the block they claim.
+
+    Raises:
+        InvalidBlock: naming the first field that differs (a transaction the state
+        refuses, gas used, state/transactions/receipts root, bloom, base fee).
+    """
+    if header.parent_hash != parent.hash or header.number != parent.number + 1:
+        raise InvalidBlock(f"block #{header.number} does not extend #{parent.number} 0x{parent.hash.hex()}")
+    if header.timestamp < parent.timestamp:
+        raise InvalidBlock(f"timestamp {header.timestamp} is before the parent's {parent.timestamp}")
+    built = build_block(
+        store, parent, transactions,
+        timestamp=header.timestamp, coinbase=header.coinbase, chain_id=chain_id,
+        prev_hashes=prev_hashes, extra_data=header.extra_data,
+    )
+    if built.rejected:
+        tx, reason = built.rejected[0]
+        raise InvalidBlock(f"transaction 0x{tx.hash.hex()} is invalid here: {reason}")
+    for field in ("base_fee_per_gas", "gas_limit", "gas_used", "transactions_root", "receipts_root", "logs_bloom", "state_root"):
+        ours, theirs = getattr(built.header, field), getattr(header, field)
+        if ours != theirs:
+            show = (lambda v: "0x" + v.hex()) if isinstance(ours, bytes) else str
+            raise InvalidBlock(f"{field} mismatch: block says {show(theirs)}, execution gives {show(ours)}")
+    if built.header.hash != header.hash:
+        raise InvalidBlock("header fields differ from the executed block")
+    return built

@@ -1,6 +1,7 @@
 """The eth_, net_ and web3_ namespaces."""
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from node.rpc.params import (
 )
 from node.service import Node
 from runtime.errors import InvalidTransaction
+from runtime.executive import compute_child_base_fee
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import Header
 from runtime.primitives.transaction import decode_transaction
@@ -116,8 +118,6 @@ class EthApi:
     # -- web3 / net ------------------------------------------------------------------
 
     async def web3_clientVersion(self) -> str:
-        import platform
-
         return f"chameleon/v{__version__}/{platform.system().lower()}/python{platform.python_version()}"
 
     async def web3_sha3(self, data: Any) -> str:
@@ -215,8 +215,6 @@ class EthApi:
             ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
             if rewards_wanted is not None:
                 rewards.append([q(r) for r in _block_rewards(block, rewards_wanted)])
-        from runtime.executive import compute_child_base_fee
-
         base_fees.append(q(compute_child_base_fee(newest_header)))
         result: dict[str, Any] = {
             "oldestBlock": q(oldest),
