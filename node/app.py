@@ -15,7 +15,10 @@ from node import metrics
 from node.chain import Chain
 from node.rpc.dev import DevApi
 from node.rpc.eth import EthApi
+from node.rpc.filters import FilterApi
 from node.rpc.server import Dispatcher, serve
+from node.rpc.txpool import TxPoolApi
+from node.rpc.subscriptions import SubscriptionApi
 from node.service import Node
 from node.storage import LevelDBStore
 from node.txpool import TxPool
@@ -51,8 +54,12 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
     try:
         chain = Chain(store, config.spec)
         node = Node(chain, TxPool(max_size=config.txpool_size), block_time=config.block_time)
-        methods = EthApi(node, config.dev_keys).methods()
+        eth_api = EthApi(node, config.dev_keys)
+        methods = eth_api.methods()
         methods.update(DevApi(node).methods())
+        methods.update(FilterApi(node, eth_api).methods())
+        methods.update(SubscriptionApi(node).methods())
+        methods.update(TxPoolApi(node).methods())
         dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
             try:

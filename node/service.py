@@ -99,8 +99,7 @@ class Node:
         except TxPoolError as exc:
             raise InvalidTransaction(str(exc)) from None
         metrics.TXPOOL_SIZE.set(len(self.pool))
-        for listener in self.new_transaction_listeners:
-            listener(tx)
+        self._notify(self.new_transaction_listeners, tx)
         if not self.automine:
             return tx.hash
         waiter = self._waiters.setdefault(tx.hash, _Waiter())
@@ -187,9 +186,17 @@ class Node:
         metrics.BLOCK_IMPORT_SECONDS.observe(elapsed)
         metrics.TRANSACTIONS.inc(len(built.transactions))
         log.debug("block_sealed", number=block.header.number, txs=len(built.transactions), gas_used=block.header.gas_used, ms=round(elapsed * 1000, 2))
-        for listener in self.new_block_listeners:
-            listener(block)
+        self._notify(self.new_block_listeners, block)
         return block
+
+    @staticmethod
+    def _notify(listeners: list[Callable], item: object) -> None:
+        # A listener's bug must not stop the sealer: the block is already committed.
+        for listener in listeners:
+            try:
+                listener(item)
+            except Exception:
+                log.exception("listener_failed", listener=getattr(listener, "__qualname__", repr(listener)))
 
     def _release_waiters(self) -> None:
         for waiter in self._waiters.values():

@@ -7,7 +7,7 @@ import rlp
 
 from node.chain import Block
 from runtime.primitives.header import Header, encode_header
-from runtime.primitives.receipt import Receipt, compute_contract_address
+from runtime.primitives.receipt import Log, Receipt, compute_contract_address
 from runtime.primitives.transaction import LEGACY_TX_TYPE, DYNAMIC_FEE_TX_TYPE, Transaction
 
 
@@ -106,26 +106,24 @@ def first_log_index(block: Block, tx_index: int) -> int:
     return sum(len(r.logs) for r in block.receipts[:tx_index])
 
 
+def encode_log(block: Block, tx_index: int, log: Log, log_index: int) -> dict[str, Any]:
+    return {
+        "address": addr(log.address),
+        "topics": [d(t) for t in log.topics],
+        "data": d(log.data),
+        "blockNumber": q(block.header.number),
+        "blockHash": d(block.hash),
+        "blockTimestamp": q(block.header.timestamp),
+        "transactionHash": d(block.transactions[tx_index].hash),
+        "transactionIndex": q(tx_index),
+        "logIndex": q(log_index),
+        "removed": False,
+    }
+
+
 def encode_logs_of(block: Block, tx_index: int, log_index: int) -> list[dict[str, Any]]:
-    receipt = block.receipts[tx_index]
-    tx = block.transactions[tx_index]
-    out = []
-    for offset, log in enumerate(receipt.logs):
-        out.append(
-            {
-                "address": addr(log.address),
-                "topics": [d(t) for t in log.topics],
-                "data": d(log.data),
-                "blockNumber": q(block.header.number),
-                "blockHash": d(block.hash),
-                "blockTimestamp": q(block.header.timestamp),
-                "transactionHash": d(tx.hash),
-                "transactionIndex": q(tx_index),
-                "logIndex": q(log_index + offset),
-                "removed": False,
-            }
-        )
-    return out
+    """The logs of one transaction; ``log_index`` is the block-wide index of its first log."""
+    return [encode_log(block, tx_index, log, log_index + i) for i, log in enumerate(block.receipts[tx_index].logs)]
 
 
 def encode_receipt(block: Block, index: int) -> dict[str, Any]:

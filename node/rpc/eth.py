@@ -456,7 +456,7 @@ class EthApi:
             for tx_index, receipt in enumerate(block.receipts):
                 for offset, log in enumerate(receipt.logs):
                     if _log_matches(log, wanted_addresses, wanted_topics):
-                        results.append(encode.encode_logs_of(block, tx_index, log_index)[offset])
+                        results.append(encode.encode_log(block, tx_index, log, log_index + offset))
                         if len(results) > MAX_LOG_RESULTS:
                             raise RpcError(-32005, f"query returned more than {MAX_LOG_RESULTS} results")
                 log_index += len(receipt.logs)

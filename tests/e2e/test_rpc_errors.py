@@ -367,3 +367,19 @@ def test_websocket_on_the_rpc_port(dev_node):
         assert batch[0]["result"] == str(DEV_CHAIN_ID) and batch[1]["error"]["code"] == -32601
         ws.send("{bad json")
         assert json.loads(ws.recv(timeout=10))["error"]["code"] == -32700
+
+
+def test_txpool_namespace_shows_pending_and_queued(node_factory):
+    from tests.e2e.nodes import DEV_ADDRESSES, DEV_KEYS, raw_hex, sign_transfer
+
+    node = node_factory("--block-time", "3600", name="pool")
+    node.send_raw(raw_hex(sign_transfer(DEV_KEYS[3], 0, DEV_ADDRESSES[1])))
+    node.send_raw(raw_hex(sign_transfer(DEV_KEYS[3], 2, DEV_ADDRESSES[1])))  # behind a gap
+    assert node.rpc("txpool_status") == {"pending": "0x1", "queued": "0x1"}
+    content = node.rpc("txpool_content")
+    sender = next(iter(content["pending"]))
+    assert sender.lower() == DEV_ADDRESSES[3].lower()
+    assert list(content["pending"][sender]) == ["0"] and list(content["queued"][sender]) == ["2"]
+    assert content["pending"][sender]["0"]["blockHash"] is None
+    inspect = node.rpc("txpool_inspect")
+    assert inspect["queued"][sender]["2"].endswith("gas × 20000000000 wei")
