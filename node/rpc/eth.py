@@ -12,6 +12,7 @@ from node.chain import Block
 from node.rpc import encode
 from node.rpc.encode import d, q
 from node.rpc.errors import EXECUTION_ERROR, EXECUTION_REVERTED, RpcError
+from node.rpc.logs import parse_log_criteria
 from node.rpc.params import (
     BlockId,
     CallArgs,
@@ -416,36 +417,14 @@ class EthApi:
     # -- logs ------------------------------------------------------------------------
 
     async def eth_getLogs(self, filter_object: Any) -> list[dict[str, Any]]:
-        if not isinstance(filter_object, dict):
-            raise RpcError(-32602, "invalid argument 0: expected a filter object")
-        unknown = sorted(set(filter_object) - {"fromBlock", "toBlock", "address", "topics", "blockHash"})
-        if unknown:
-            raise RpcError(-32602, f"invalid argument 0: unknown field {unknown[0]!r}")
-        addresses = _as_list(filter_object.get("address"))
-        wanted_addresses = [parse_address(a, 0) for a in addresses]
-        topics_param = filter_object.get("topics") or []
-        if not isinstance(topics_param, list) or len(topics_param) > 4:
-            raise RpcError(-32602, "invalid argument 0: topics must be a list of at most 4 entries")
-        wanted_topics: list[list[bytes] | None] = []
-        for entry in topics_param:
-            if entry is None:
-                wanted_topics.append(None)
-            else:
-                alternatives = [parse_hash(t, 0) for t in _as_list(entry) if t is not None]
-                wanted_topics.append(alternatives or None)
-        if filter_object.get("blockHash") is not None:
-            if filter_object.get("fromBlock") is not None or filter_object.get("toBlock") is not None:
-                raise RpcError(-32602, "invalid argument 0: cannot specify both blockHash and fromBlock/toBlock")
-            block = self.chain.get_block_by_hash(parse_hash(filter_object["blockHash"], 0))
-            if block is None:
-                raise RpcError(-32001, "unknown block")
-            numbers = [block.header.number]
+        criteria = parse_log_criteria(filter_object, self.node)
+        if criteria.block_hash is not None:
+            numbers = [self.chain.get_header_by_hash(criteria.block_hash).number]
         else:
-            start = self._header(parse_block_id(filter_object.get("fromBlock", "latest"), 0, allow_hash=False), 0).number
-            end = self._header(parse_block_id(filter_object.get("toBlock", "latest"), 0, allow_hash=False), 0).number
-            if start > end:
-                raise RpcError(-32602, "invalid block range params")
-            numbers = self.chain.blocks_with_logs(start, end, wanted_addresses, wanted_topics)
+            head = self.chain.head.number
+            start = criteria.from_number if criteria.from_number is not None else head
+            end = min(criteria.to_number if criteria.to_number is not None else head, head)
+            numbers = self.chain.blocks_with_logs(start, end, criteria.addresses, criteria.topics)
         results: list[dict[str, Any]] = []
         for number in numbers:
             header = self.chain.get_header_by_number(number)
@@ -455,29 +434,12 @@ class EthApi:
             log_index = 0
             for tx_index, receipt in enumerate(block.receipts):
                 for offset, log in enumerate(receipt.logs):
-                    if _log_matches(log, wanted_addresses, wanted_topics):
+                    if criteria.matches(log):
                         results.append(encode.encode_log(block, tx_index, log, log_index + offset))
                         if len(results) > MAX_LOG_RESULTS:
                             raise RpcError(-32005, f"query returned more than {MAX_LOG_RESULTS} results")
                 log_index += len(receipt.logs)
         return results
-
-
-def _log_matches(log, addresses: list[bytes], topics: list[list[bytes] | None]) -> bool:
-    if addresses and log.address not in addresses:
-        return False
-    for position, alternatives in enumerate(topics):
-        if alternatives is None:
-            continue
-        if position >= len(log.topics) or log.topics[position] not in alternatives:
-            return False
-    return True
-
-
-def _as_list(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _access_list_json(access_list: tuple) -> list[dict[str, Any]]:
