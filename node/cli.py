@@ -97,7 +97,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             f"Head block:        {chain.head.number}",
             f"Base fee:          {chain.next_base_fee}",
             f"Gas limit:         {chain.head.gas_limit}",
-            f"Sealing:           {'every %ss' % args.block_time if args.block_time else 'automine (a block per transaction)'}",
+            f"Sealing:           {'every %ss' % args.block_time if args.block_time else 'automine (each transaction sealed at once)'}",
             f"Data directory:    {datadir if datadir is not None else 'temporary (removed on exit)'}",
             "",
             f"Listening on {args.host}:{port}",
