@@ -1,0 +1,1 @@
+"""Relayers and bridge contracts: not built yet."""

@@ -1,0 +1,1 @@
+"""The peer-to-peer network on py-libp2p: not built yet."""

@@ -1,0 +1,1 @@
+"""Virtual machines behind one small interface: the EVM (py-evm) now, WASM later."""
