@@ -159,12 +159,17 @@ class Node:
             return self._next_timestamp
         return int(self._clock()) + self._time_offset
 
-    def seal(self) -> Block:
-        """Build and commit the next block from the pool's ready transactions."""
+    def ready_transactions(self) -> list[Transaction]:
+        """What the next block would hold, in order (the pool's selection at the head)."""
+        chain = self.chain
+        return self.pool.select(chain.next_base_fee, self.head_state.get_nonce, chain.head.gas_limit)
+
+    def seal(self, selected: list[Transaction] | None = None) -> Block:
+        """Build and commit the next block from ``selected`` (default: the ready transactions)."""
         started = time.perf_counter()
         chain = self.chain
-        state = self.head_state
-        selected = self.pool.select(chain.next_base_fee, state.get_nonce, chain.head.gas_limit)
+        if selected is None:
+            selected = self.ready_transactions()
         built = chain.build(selected, timestamp=self.next_timestamp())
         block = chain.commit(built)
         self._next_timestamp = None
@@ -217,7 +222,8 @@ class Node:
                 # share one block instead of one block each.
                 await trio.sleep(0)
                 if self._waiters or self.pool:
-                    if self.pool.select(self.chain.next_base_fee, self.head_state.get_nonce, self.chain.head.gas_limit):
-                        self.seal()
+                    selected = self.ready_transactions()
+                    if selected:
+                        self.seal(selected)
                     else:
                         self._release_waiters()
