@@ -126,16 +126,19 @@ class Chain:
         self._prev_hashes.appendleft(block_hash)
         return block
 
-    def rewind(self, number: int) -> None:
+    def rewind(self, number: int) -> list[Block]:
         """Make block ``number`` the head again, forgetting every later block (evm_revert).
 
-        One atomic write: a crash leaves either the old head or the new one.
+        One atomic write: a crash leaves either the old head or the new one. Returns the
+        blocks forgotten, newest first.
         """
         if not 0 <= number <= self.head.number:
             raise ValueError(f"cannot rewind to block {number}: head is {self.head.number}")
         deletes: list[bytes] = []
-        for n in range(number + 1, self.head.number + 1):
+        removed: list[Block] = []
+        for n in range(self.head.number, number, -1):
             block = self.get_block_by_number(n)
+            removed.append(block)
             deletes += [Keys.canonical(n), Keys.header(block.hash), Keys.body(block.hash), Keys.receipts(block.hash)]
             deletes += [Keys.tx_location(tx.hash) for tx in block.transactions]
             for receipt in block.receipts:
@@ -151,6 +154,7 @@ class Chain:
         self._prev_hashes.clear()
         for n in range(max(0, number - PREV_HASHES + 1), number + 1):
             self._prev_hashes.appendleft(self.store.get(Keys.canonical(n)))
+        return removed
 
     # -- reading -------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class Node:
         # Called synchronously, from the one trio thread: they must not block.
         self.new_block_listeners: list[Callable[[Block], None]] = []
         self.new_transaction_listeners: list[Callable[[Transaction], None]] = []
+        # Blocks that stopped being canonical (evm_revert), newest first.
+        self.removed_block_listeners: list[Callable[[Block], None]] = []
         metrics.HEAD.set(chain.head.number)
 
     # -- state of the head ---------------------------------------------------------
@@ -124,7 +126,9 @@ class Node:
         del self._snapshots[snapshot_id - 1 :]
         if self.chain.get_canonical_hash(number) != head_hash:
             return False
-        self.chain.rewind(number)
+        removed = self.chain.rewind(number)
+        for block in removed:
+            self._notify(self.removed_block_listeners, block)
         self._time_offset = offset
         self._next_timestamp = None
         self._head_state = None

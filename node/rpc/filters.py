@@ -141,6 +141,7 @@ class FilterApi:
         self._by_kind: dict[FilterKind, dict[str, _Filter]] = {"logs": {}, "blocks": {}, "pending": {}}
         node.new_block_listeners.append(guarded(self._on_block, "filters.block"))
         node.new_transaction_listeners.append(guarded(self._on_transaction, "filters.transaction"))
+        node.removed_block_listeners.append(guarded(self._on_removed_block, "filters.removed_block"))
 
     def methods(self) -> dict[str, Any]:
         return {
@@ -241,6 +242,15 @@ class FilterApi:
             for found in log_filters.values():
                 for encoded in logs.matching(found.criteria):
                     _append(found, encoded)
+
+    def _on_removed_block(self, block: Block) -> None:
+        # As geth on a reorg: log filters see the block's logs again, marked removed.
+        log_filters = self._by_kind["logs"]
+        if log_filters and any(block.header.logs_bloom):
+            logs = BlockLogs(block)
+            for found in log_filters.values():
+                for encoded in logs.matching(found.criteria):
+                    _append(found, {**encoded, "removed": True})
 
     def _on_transaction(self, tx: Transaction) -> None:
         pending = self._by_kind["pending"]

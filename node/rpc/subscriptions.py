@@ -63,6 +63,7 @@ class SubscriptionApi:
         self._by_kind: dict[str, dict[str, _Subscription]] = {kind: {} for kind in KINDS}
         node.new_block_listeners.append(guarded(self._on_block, "subscriptions.block"))
         node.new_transaction_listeners.append(guarded(self._on_transaction, "subscriptions.transaction"))
+        node.removed_block_listeners.append(guarded(self._on_removed_block, "subscriptions.removed_block"))
 
     def methods(self) -> dict[str, Any]:
         return {"eth_subscribe": self.eth_subscribe, "eth_unsubscribe": self.eth_unsubscribe}
@@ -173,6 +174,16 @@ class SubscriptionApi:
             for sub in list(log_subs.values()):
                 for encoded in logs.matching(sub.criteria):
                     self._push(sub, encoded)
+                    if sub.ended:
+                        break
+
+    def _on_removed_block(self, block: Block) -> None:
+        log_subs = self._by_kind["logs"]
+        if log_subs and any(block.header.logs_bloom):
+            logs = BlockLogs(block)
+            for sub in list(log_subs.values()):
+                for encoded in logs.matching(sub.criteria):
+                    self._push(sub, {**encoded, "removed": True})
                     if sub.ended:
                         break
 

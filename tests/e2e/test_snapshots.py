@@ -48,3 +48,23 @@ def test_nested_snapshots(node_factory):
     assert node.rpc("evm_revert", first) is True
     assert node.block_number() == 0
     assert node.rpc("evm_revert", "0x99") is False
+
+
+def test_revert_tells_log_filters_which_logs_were_removed(node_factory, contracts):
+    node = node_factory()
+    w3 = node.w3()
+    me, you = w3.eth.accounts[:2]
+    token = contracts["Token"]
+    deployed = w3.eth.get_transaction_receipt(
+        w3.eth.contract(abi=token.abi, bytecode=token.bytecode).constructor("T", "T", 10**24).transact({"from": me})
+    )
+    erc20 = w3.eth.contract(address=deployed.contractAddress, abi=token.abi)
+    snap = node.rpc("evm_snapshot")
+    watch = node.rpc("eth_newFilter", {"address": deployed.contractAddress})
+    tx = erc20.functions.transfer(you, 5).transact({"from": me})
+    (seen,) = node.rpc("eth_getFilterChanges", watch)
+    assert seen["removed"] is False and seen["transactionHash"] == "0x" + bytes(tx).hex()
+
+    assert node.rpc("evm_revert", snap) is True
+    (gone,) = node.rpc("eth_getFilterChanges", watch)
+    assert gone == {**seen, "removed": True}

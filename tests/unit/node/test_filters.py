@@ -444,3 +444,21 @@ def test_a_failing_listener_is_logged_not_raised_into_the_sealer() -> None:
 
     guarded(broken, "test")(7)
     assert calls == [7]
+
+
+async def test_log_subscription_hears_removed_logs_after_a_revert() -> None:
+    env = Env()
+    subs = SubscriptionApi(env.node)
+    logger = await env.deploy_logger()
+    snap = env.node.snapshot()
+    async with trio.open_nursery() as nursery:
+        conn = FakeConnection(nursery)
+        await subs.eth_subscribe("logs", {"address": hx(logger)}, connection=conn)
+        tx = await env.emit(logger, A)
+        env.seal()
+        (live,) = [m["params"]["result"] for m in await conn.wait_for(1)]
+        assert live["removed"] is False and live["transactionHash"] == hx(tx)
+        assert env.node.revert(snap)
+        removed = (await conn.wait_for(2))[1]["params"]["result"]
+        assert removed == {**live, "removed": True}
+        nursery.cancel_scope.cancel()
