@@ -1,14 +1,8 @@
 """Consensus engines as sans-IO state machines: ``handle(event) -> list[Effect]``.
 
-Built so far (issue 4, step 1):
-- ``types``     validators, ``ValidatorSet`` (quorum arithmetic, weighted round-robin proposer),
-                ``Step``, ``VoteType``;
-- ``messages``  ``Proposal``, ``Vote``: canonical sign bytes, wire encoding, ``validate_*``;
-- ``keys``      ``Signer`` and ``verify`` (secp256k1 over keccak256, recoverable);
-- ``evidence``  ``DoubleSign``, verifiable by any node from the evidence alone;
-- ``errors``    ``ConsensusError`` and its subclasses, each with a ``reason``;
-- ``bft.core``  ``TendermintCore``: Algorithm 1 of arXiv:1807.04938, with a ``SignGuard``.
-
-The dev sealer still lives in node/service.py; PoA, the simulator and the trio driver come next.
-This package imports ``runtime`` only, never ``node``, ``network`` or ``bridge``.
+Built so far: the engine interface and seals (``engine.py``), the registry (``registry.py``),
+Tendermint (``bft/``) and Aura-style PoA with finality votes (``poa/``), with signed
+messages and double-sign evidence. Not built yet: the trio driver in ``node/`` that performs
+the effects, its WAL, and the chain spec wiring; the dev sealer in ``node/service.py``
+still seals every block.
 """
