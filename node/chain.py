@@ -99,8 +99,8 @@ class Chain:
             prev_hashes=self._prev_hashes,
         )
 
-    def commit(self, built: BuiltBlock) -> Block:
-        """Write a built block and make it the head, in one atomic batch."""
+    def commit(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
+        """Write a built block (and its consensus seal) and make it the head, in one atomic batch."""
         header = built.header
         if header.parent_hash != self.head.hash:
             raise ValueError("block does not extend the head")
@@ -111,6 +111,8 @@ class Chain:
         puts[Keys.receipts(block_hash)] = rlp.encode([r.encode() for r in built.receipts])
         puts[Keys.canonical(header.number)] = block_hash
         puts[Keys.HEAD] = block_hash
+        if seal is not None:
+            puts[Keys.seal(block_hash)] = seal
         location_prefix = block_hash
         for index, tx in enumerate(built.transactions):
             puts[Keys.tx_location(tx.hash)] = location_prefix + index.to_bytes(4, "big")
@@ -157,6 +159,28 @@ class Chain:
         return removed
 
     # -- reading -------------------------------------------------------------------
+
+    def get_seal(self, block_hash: bytes) -> bytes | None:
+        """The consensus seal stored beside a block (None for dev-sealed blocks)."""
+        return self.store.get(Keys.seal(block_hash))
+
+    @property
+    def finalized(self) -> Header:
+        """The newest final block: the head when the dev sealer runs, else what the engine said."""
+        block_hash = self.store.get(Keys.FINALIZED)
+        if block_hash is None:
+            return self.head if self.spec.engine == "dev" else self.genesis
+        return self.get_header_by_hash(block_hash)
+
+    def set_finalized(self, block_hash: bytes, justification: bytes | None = None) -> None:
+        current = self.finalized
+        header = self.get_header_by_hash(block_hash)
+        if header is None or header.number < current.number:
+            raise ValueError("finality never moves back")
+        puts = {Keys.FINALIZED: block_hash}
+        if justification is not None:
+            puts[Keys.justification(block_hash)] = justification
+        self.store.write(puts)
 
     @property
     def next_base_fee(self) -> int:

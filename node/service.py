@@ -16,6 +16,7 @@ from eth.db.account import AccountDB
 
 from node import metrics
 from node.chain import Block, Chain
+from runtime.executive import BuiltBlock
 from node.txpool import TxPool, TxPoolError
 from runtime.errors import InvalidTransaction
 from runtime.primitives.transaction import Transaction, validate_against_account, validate_transaction
@@ -168,14 +169,20 @@ class Node:
         chain = self.chain
         return self.pool.select(chain.next_base_fee, self.head_state.get_nonce, chain.head.gas_limit)
 
-    def seal(self, selected: list[Transaction] | None = None) -> Block:
-        """Build and commit the next block from ``selected`` (default: the ready transactions)."""
-        started = time.perf_counter()
-        chain = self.chain
+    def build(self, selected: list[Transaction] | None = None, *, timestamp: int | None = None) -> BuiltBlock:
+        """Execute the next block on the head from ``selected`` (default: the ready transactions)."""
         if selected is None:
             selected = self.ready_transactions()
-        built = chain.build(selected, timestamp=self.next_timestamp())
-        block = chain.commit(built)
+        return self.chain.build(selected, timestamp=self.next_timestamp() if timestamp is None else timestamp)
+
+    def seal(self, selected: list[Transaction] | None = None) -> Block:
+        """Build and commit the next block at once (the dev sealer)."""
+        return self.commit_built(self.build(selected))
+
+    def commit_built(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
+        """Commit a built block (with its consensus seal, if any) and do the bookkeeping."""
+        started = time.perf_counter()
+        block = self.chain.commit(built, seal=seal)
         self._next_timestamp = None
         self._head_state = None
         self.pool.remove([tx.hash for tx in built.transactions])

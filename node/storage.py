@@ -56,6 +56,7 @@ class Keys:
     """Every key the node writes. State trie nodes and code live under b"s" (runtime)."""
 
     HEAD = b"m:head"
+    FINALIZED = b"m:finalized"
     GENESIS = b"m:genesis"
     SPEC = b"m:spec"
 
@@ -74,6 +75,14 @@ class Keys:
     @staticmethod
     def receipts(block_hash: bytes) -> bytes:
         return b"r" + block_hash
+
+    @staticmethod
+    def seal(block_hash: bytes) -> bytes:
+        return b"c" + block_hash
+
+    @staticmethod
+    def justification(block_hash: bytes) -> bytes:
+        return b"j" + block_hash
 
     @staticmethod
     def tx_location(tx_hash: bytes) -> bytes:

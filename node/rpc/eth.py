@@ -100,7 +100,8 @@ class EthApi:
             return header
         if block.tag == "earliest":
             return chain.genesis
-        # latest, pending, safe, finalized: the dev sealer's blocks are final at once.
+        if block.tag in ("safe", "finalized"):
+            return chain.finalized  # the head itself under the dev sealer
         return chain.head
 
     def _block_or_none(self, block: BlockId) -> Block | None:
@@ -112,7 +113,7 @@ class EthApi:
 
     def _state(self, block_param: Any, index: int):
         block = parse_block_id(block_param, index)
-        if block.tag in (None, "latest", "pending", "safe", "finalized") and block.hash is None and block.number is None:
+        if block.tag in (None, "latest", "pending") and block.hash is None and block.number is None:
             return self.node.head_state
         return self.chain.state_at(self._header(block, index))
 
