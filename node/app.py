@@ -22,6 +22,7 @@ from node.rpc.subscriptions import SubscriptionApi
 from node.service import Node
 from node.storage import LevelDBStore
 from node.txpool import TxPool
+from consensus.errors import ConsensusError
 from runtime.chainspec import ChainSpec
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,25 @@ log = structlog.get_logger(__name__)
 
 class StartupError(Exception):
     """The node cannot start as configured; the message says why."""
+
+
+def _make_driver(node: Node, config: NodeConfig, datadir: Path):
+    from consensus.keys import Signer
+    from consensus.registry import get_engine
+    from node.engine_driver import EngineDriver, load_sign_state
+
+    spec = config.spec
+    signer = Signer(config.validator_key) if config.validator_key is not None else None
+    state_path = datadir / "consensus" / "sign_state"
+    try:
+        engine = get_engine(spec.consensus, chain_id=spec.chain_id, signer=signer, sign_state=load_sign_state(state_path))
+    except ConsensusError as exc:
+        raise StartupError(f"{state_path}: {exc}") from None
+    if signer is None:
+        log.warning("no_validator_key", engine=engine.name, note="following only: this node signs nothing")
+    elif signer.address not in engine.validators:
+        log.warning("not_a_validator", address="0x" + signer.address.hex(), engine=engine.name)
+    return EngineDriver(node, engine, state_path, block_time=float(spec.consensus.get("blockTime", 1)))
 
 
 @dataclass(slots=True)
@@ -42,6 +62,7 @@ class NodeConfig:
     metrics_port: int | None = None
     max_request_bytes: int = 5 * 1024 * 1024
     txpool_size: int = 10_000
+    validator_key: bytes | None = None  # signs for a poa/bft engine; None: follow only
 
 
 async def run_node(config: NodeConfig, *, on_ready=None) -> None:
@@ -53,7 +74,12 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
     store = LevelDBStore(datadir / "chaindata")
     try:
         chain = Chain(store, config.spec)
-        node = Node(chain, TxPool(max_size=config.txpool_size), block_time=config.block_time)
+        driver = None
+        if config.spec.engine == "dev":
+            node = Node(chain, TxPool(max_size=config.txpool_size), block_time=config.block_time)
+        else:
+            node = Node(chain, TxPool(max_size=config.txpool_size), automine=False)
+            driver = _make_driver(node, config, datadir)
         eth_api = EthApi(node, config.dev_keys)
         methods = eth_api.methods()
         methods.update(DevApi(node).methods())
@@ -69,6 +95,8 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)
+                if driver is not None:
+                    await nursery.start(driver.run)
                 port = await nursery.start(lambda task_status: serve(dispatcher, config.host, config.port, max_body_bytes=config.max_request_bytes, task_status=task_status))
                 log.info("node_started", chain=config.spec.name, head=chain.head.number, datadir=str(datadir), rpc=f"http://{config.host}:{port}")
                 if on_ready is not None:

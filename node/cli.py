@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--chain", type=Path, required=True, metavar="SPEC.json", help="chain spec file")
     run.add_argument("--datadir", type=Path, default=None, help=f"data directory (default: {DEFAULT_HOME}/<chain name>)")
+    run.add_argument("--validator-key", type=Path, default=None, metavar="KEYFILE",
+                     help="sign blocks and votes with this key (a hex private key file, or a v3 keystore with --password-file)")
+    run.add_argument("--password-file", type=Path, default=None, metavar="FILE", help="password of a keystore --validator-key")
     _add_node_options(run)
     run.set_defaults(func=cmd_run)
 
@@ -118,16 +122,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fatal(str(exc))
     datadir = args.datadir or DEFAULT_HOME / spec.name
     block_time = spec.consensus.get("blockTime") or None
-    return _run(args, spec, datadir, block_time=block_time, dev_keys=None, on_ready=None)
+    validator_key = None
+    if args.validator_key is not None:
+        try:
+            validator_key = _read_validator_key(args.validator_key, args.password_file)
+        except ValueError as exc:
+            return _fatal(f"--validator-key {args.validator_key}: {exc}")
+    return _run(args, spec, datadir, block_time=block_time, dev_keys=None, on_ready=None, validator_key=validator_key)
 
 
-def _run(args, spec, datadir, *, block_time, dev_keys, on_ready) -> int:
+def _read_validator_key(path: Path, password_file: Path | None) -> bytes:
+    """A hex private key file (geth's `account import` format) or a v3 keystore file."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror}") from None
+    if text.startswith("{"):
+        from node.keystore import KeystoreError, decode_key_file
+
+        if password_file is None:
+            raise ValueError("a keystore file needs --password-file")
+        try:
+            lines = password_file.read_text().splitlines()
+            return decode_key_file(json.loads(text), lines[0] if lines else "")
+        except (OSError, ValueError, KeystoreError) as exc:
+            raise ValueError(str(exc)) from None
+    try:
+        key = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise ValueError("not a hex private key or a keystore file") from None
+    if len(key) != 32:
+        raise ValueError(f"a private key is 32 bytes, got {len(key)}")
+    return key
+
+
+def _run(args, spec, datadir, *, block_time, dev_keys, on_ready, validator_key=None) -> int:
     import trio
 
     from node.app import NodeConfig, StartupError, run_node
     from node.chain import ChainMismatch
     from node.logs import configure_logging
     from node.storage import StorageError
+    from runtime.errors import InvalidChainSpec
 
     configure_logging(args.log_format, args.log_level)
     config = NodeConfig(
@@ -140,12 +176,13 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready) -> int:
         metrics_port=args.metrics_port,
         max_request_bytes=args.rpc_max_request_size,
         txpool_size=args.txpool_size,
+        validator_key=validator_key,
     )
     try:
         trio.run(lambda: run_node(config, on_ready=on_ready))
     except BaseException as raised:  # noqa: BLE001 - trio wraps failures in exception groups
         exc = _first_leaf(raised)
-        if isinstance(exc, (ChainMismatch, StorageError, StartupError)):
+        if isinstance(exc, (ChainMismatch, StorageError, StartupError, InvalidChainSpec)):
             return _fatal(str(exc))
         if isinstance(exc, OSError):
             return _fatal(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")

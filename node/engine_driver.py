@@ -1,0 +1,196 @@
+"""The trio driver of a consensus engine: it feeds the engine its inputs and performs
+the effects, for real (clock, block building, storage, signing-state file).
+
+The engine decides; the driver only acts, in the order the effects come:
+
+- ``PersistSignState``: written and fsynced to ``<datadir>/consensus/sign_state`` before
+  the next effect, so a restarted validator never signs what conflicts with it;
+- ``poa.ProposeBlock``: build a block with the pool's ready transactions at the slot's
+  timestamp, answer ``BlockReady``; ``poa.Sealed``: commit it with its seal;
+- ``bft.RequestBlock``: build a block (not before ``block_time`` after the head), answer
+  ``BlockReady``; ``Finalized`` with a seal (a bft commit): commit that block with it;
+- ``bft.ScheduleTimeout``: sleep, then feed ``TimeoutFired``;
+- ``Finalized``: move the chain's finalized pointer (RPC ``safe``/``finalized``);
+- ``Broadcast``: nothing to send yet (there is no network: one validator);
+- ``ReportEvidence``: logged.
+
+An input the engine refuses (``ConsensusError``) is logged and dropped.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import rlp
+import structlog
+import trio
+
+from consensus import poa
+from consensus.bft import core as bft
+from consensus.engine import (
+    BlockImported,
+    Broadcast,
+    ConsensusEngine,
+    Finalized,
+    PersistSignState,
+    ReportEvidence,
+    Seal,
+    Tick,
+)
+from consensus.errors import ConsensusError
+from node.service import Node
+from runtime.executive import BuiltBlock
+
+log = structlog.get_logger(__name__)
+
+
+def load_sign_state(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def save_sign_state(path: Path, data: bytes) -> None:
+    """Atomically and durably: a crash leaves the old state or the new, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class EngineDriver:
+    def __init__(
+        self,
+        node: Node,
+        engine: ConsensusEngine,
+        sign_state_path: Path,
+        *,
+        block_time: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.node = node
+        self.chain = node.chain
+        self.engine = engine
+        self.sign_state_path = sign_state_path
+        self.block_time = block_time
+        self._clock = clock
+        self._pending: dict[bytes, BuiltBlock] = {}  # built, waiting for the engine's verdict
+        self._nursery: trio.Nursery | None = None
+
+    # -- inputs ----------------------------------------------------------------------
+
+    def feed(self, event: Any) -> None:
+        try:
+            effects = self.engine.handle(event)
+        except ConsensusError as exc:
+            log.warning("consensus_input_dropped", input=type(event).__name__, reason=str(exc))
+            return
+        for effect in effects:
+            self._perform(effect)
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._start()
+            task_status.started()
+            if isinstance(self.engine, poa.PoaCore):
+                await self._run_slots()
+            else:
+                await trio.sleep_forever()
+
+    def _start(self) -> None:
+        chain = self.chain
+        if isinstance(self.engine, poa.PoaCore):
+            finalized = chain.finalized
+            self.feed(poa.Start(finalized))
+            for number in range(finalized.number + 1, chain.head.number + 1):
+                header = chain.get_header_by_number(number)
+                self.feed(BlockImported(header, self._stored_seal(header.hash)))
+        else:
+            head = chain.head
+            if head.number > 0:
+                self.feed(BlockImported(head, self._stored_seal(head.hash)))
+            else:
+                self.feed(bft.Start(1))
+        log.info("consensus_started", engine=self.engine.name, head=chain.head.number, finalized=chain.finalized.number)
+
+    async def _run_slots(self) -> None:
+        slot_ms = self.engine.slot_duration * 1000
+        while True:
+            now_ms = int(self._clock() * 1000)
+            self.feed(Tick(now_ms))
+            await trio.sleep((slot_ms - now_ms % slot_ms) / 1000 + 0.001)
+
+    def _stored_seal(self, block_hash: bytes) -> Seal | None:
+        data = self.chain.get_seal(block_hash)
+        return Seal.decode(data) if data is not None else None
+
+    # -- effects ---------------------------------------------------------------------
+
+    def _perform(self, effect: Any) -> None:
+        if isinstance(effect, PersistSignState):
+            save_sign_state(self.sign_state_path, self.engine.encode_sign_state(effect.state))
+        elif isinstance(effect, poa.ProposeBlock):
+            self._propose_poa(effect)
+        elif isinstance(effect, poa.Sealed):
+            self._commit(effect.header.hash, effect.seal)
+        elif isinstance(effect, bft.RequestBlock):
+            delay = max(0.0, self.chain.head.timestamp + self.block_time - self._clock())
+            self._nursery.start_soon(self._answer_request, effect.height, effect.round, delay)
+        elif isinstance(effect, bft.ScheduleTimeout):
+            self._nursery.start_soon(self._fire_timeout, effect)
+        elif isinstance(effect, Finalized):
+            if effect.seal is not None and effect.block_hash in self._pending:
+                self._commit(effect.block_hash, effect.seal)
+            justification = None if effect.seal is not None else rlp.encode([v.encode() for v in effect.votes])
+            if self.chain.get_header_by_hash(effect.block_hash) is not None:
+                self.chain.set_finalized(effect.block_hash, justification)
+                log.debug("finalized", number=effect.number)
+        elif isinstance(effect, Broadcast):
+            pass  # one validator and no network yet: nobody to tell
+        elif isinstance(effect, ReportEvidence):
+            log.warning("consensus_evidence", evidence=type(effect.evidence).__name__)
+        else:
+            raise AssertionError(f"unknown consensus effect {effect!r}")
+
+    def _propose_poa(self, effect: poa.ProposeBlock) -> None:
+        if effect.parent_hash != self.chain.head.hash:
+            log.info("proposal_skipped", slot=effect.slot, reason="parent is not our head")
+            return
+        built = self.node.build(timestamp=effect.timestamp)
+        self._pending[built.header.hash] = built
+        self.feed(poa.BlockReady(built.header))
+
+    async def _answer_request(self, height: int, round_: int, delay: float) -> None:
+        await trio.sleep(delay)
+        if self.chain.head.number + 1 != height:
+            return  # the height moved on while we waited
+        built = self.node.build(timestamp=int(self._clock()))
+        self._pending[built.header.hash] = built
+        self.feed(bft.BlockReady(height, round_, built.header.hash))
+
+    async def _fire_timeout(self, effect: bft.ScheduleTimeout) -> None:
+        await trio.sleep(effect.delay_ms / 1000)
+        self.feed(bft.TimeoutFired(effect.height, effect.round, effect.step))
+
+    def _commit(self, block_hash: bytes, seal: Seal) -> None:
+        built = self._pending.pop(block_hash, None)
+        if built is None or built.header.parent_hash != self.chain.head.hash:
+            log.warning("sealed_block_dropped", block="0x" + block_hash.hex(), reason="not built on the head")
+            return
+        self.node.commit_built(built, seal=seal.encode())
+        # Anything else built for this height is stale now.
+        self._pending = {h: b for h, b in self._pending.items() if b.header.parent_hash == self.chain.head.hash}
+        self.feed(BlockImported(built.header, seal))

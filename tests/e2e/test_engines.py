@@ -1,0 +1,88 @@
+"""A node from a poa or bft chain spec runs its engine through the real driver (one validator)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.nodes import DEV_ADDRESSES, DEV_KEYS, raw_hex, run_cli, sign_transfer
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+AUTHORITY = DEV_ADDRESSES[0]
+
+SECTIONS = {
+    "poa": {"engine": "poa", "authorities": [AUTHORITY], "slotDuration": 1},
+    "bft": {"engine": "bft", "validators": [AUTHORITY], "blockTime": 1},
+}
+
+
+def write_spec(tmp_path: Path, engine: str, section: dict | None = None) -> Path:
+    spec = json.loads((ROOT / "genesis" / "dev.json").read_text())
+    spec["name"] = f"{engine}-one"
+    spec["consensus"] = section or SECTIONS[engine]
+    path = tmp_path / f"{engine}.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def write_key(tmp_path: Path) -> Path:
+    path = tmp_path / "validator.key"
+    path.write_text(DEV_KEYS[0] + "\n")
+    return path
+
+
+def wait_for(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("engine", ["poa", "bft"])
+def test_single_validator_seals_finalizes_and_resumes(node_factory, tmp_path, engine):
+    spec, key = write_spec(tmp_path, engine), write_key(tmp_path)
+    node = node_factory("--chain", str(spec), "--validator-key", str(key), command="run", name=engine)
+    sent = node.send_raw(raw_hex(sign_transfer(DEV_KEYS[1], 0, DEV_ADDRESSES[2], 10**18)))
+    receipt = wait_for(lambda: node.receipt(sent))
+    assert receipt["status"] == "0x1"
+    included = int(receipt["blockNumber"], 16)
+    # The engine's finality reaches the block (RPC `finalized`), and blocks keep coming.
+    wait_for(lambda: int(node.rpc("eth_getBlockByNumber", "finalized", False)["number"], 16) >= included)
+    head_before = node.block_number()
+    assert (node.datadir / "consensus" / "sign_state").stat().st_size > 0
+
+    assert node.stop() == 0
+    node.start()
+    assert node.block_number() >= head_before
+    wait_for(lambda: node.block_number() > head_before + 1)
+    assert node.balance(DEV_ADDRESSES[2]) == 10_000 * 10**18 + 10**18
+    log = node.stderr_text()
+    assert "Traceback" not in log and "sealed_block_dropped" not in log
+
+
+def test_without_a_validator_key_the_node_follows_and_seals_nothing(node_factory, tmp_path):
+    node = node_factory("--chain", str(write_spec(tmp_path, "poa")), command="run", name="follower")
+    time.sleep(2.5)
+    assert node.block_number() == 0
+    assert "no_validator_key" in node.stderr_text()
+
+
+@pytest.mark.parametrize(
+    "engine,section,field",
+    [
+        ("poa", {"engine": "poa", "slotDuration": 1}, "consensus.authorities"),
+        ("bft", {"engine": "bft", "validators": [{"address": AUTHORITY, "power": 0}]}, "consensus.validators[0].power"),
+    ],
+)
+def test_a_bad_engine_section_is_refused_naming_the_field(tmp_path, engine, section, field):
+    spec = write_spec(tmp_path, engine, section)
+    result = run_cli("run", "--chain", str(spec), "--datadir", str(tmp_path / "d"), "--port", "0",
+                     "--validator-key", str(write_key(tmp_path)))
+    assert result.returncode == 1
+    assert field in result.stderr and "Traceback" not in result.stderr, result.stderr
