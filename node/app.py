@@ -82,7 +82,8 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
             driver = _make_driver(node, config, datadir)
         eth_api = EthApi(node, config.dev_keys)
         methods = eth_api.methods()
-        methods.update(DevApi(node).methods())
+        if driver is None:  # evm_mine & co. would seal around the consensus engine
+            methods.update(DevApi(node).methods())
         methods.update(FilterApi(node, eth_api).methods())
         methods.update(SubscriptionApi(node).methods())
         methods.update(TxPoolApi(node).methods())

@@ -86,3 +86,14 @@ def test_a_bad_engine_section_is_refused_naming_the_field(tmp_path, engine, sect
                      "--validator-key", str(write_key(tmp_path)))
     assert result.returncode == 1
     assert field in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_dev_methods_are_not_offered_under_an_engine(node_factory, tmp_path):
+    node = node_factory("--chain", str(write_spec(tmp_path, "poa")), "--validator-key", str(write_key(tmp_path)),
+                        command="run", name="nodev")
+    from tests.e2e.nodes import RpcFailure
+
+    for method in ("evm_mine", "evm_snapshot", "evm_revert"):
+        with pytest.raises(RpcFailure) as failure:
+            node.rpc(method)
+        assert failure.value.code == -32601
