@@ -41,6 +41,7 @@ from consensus.engine import (
     Tick,
 )
 from consensus.errors import ConsensusError
+from node import metrics
 from node.service import Node
 from runtime.executive import BuiltBlock
 
@@ -157,7 +158,7 @@ class EngineDriver:
             justification = None if effect.seal is not None else rlp.encode([v.encode() for v in effect.votes])
             if self.chain.get_header_by_hash(effect.block_hash) is not None:
                 self.chain.set_finalized(effect.block_hash, justification)
-                log.debug("finalized", number=effect.number)
+                metrics.FINALIZED.set(effect.number)
         elif isinstance(effect, Broadcast):
             pass  # one validator and no network yet: nobody to tell
         elif isinstance(effect, ReportEvidence):

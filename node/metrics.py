@@ -4,6 +4,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 HEAD = Gauge("chameleon_chain_head_block", "Number of the head block")
+FINALIZED = Gauge("chameleon_chain_finalized_block", "Number of the newest final block")
 TXPOOL_SIZE = Gauge("chameleon_txpool_transactions", "Transactions in the pool")
 TRANSACTIONS = Counter("chameleon_chain_transactions", "Transactions included in sealed blocks")
 BLOCK_IMPORT_SECONDS = Histogram(
