@@ -63,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_node_options(run)
     run.set_defaults(func=cmd_run)
 
+    from consensus.sim.cli import add_simulate_parser
     from node import cli_account
 
     cli_account.add_account_parser(sub)
+    add_simulate_parser(sub)
     return parser
 
 

@@ -19,17 +19,24 @@ What the simulator adds around the cores, as a real node's network layer would:
   ``keccak(rlp([h, r, proposer]))``; every block is valid.
 - **future-height messages** (the core raises ``WrongHeight``) are buffered (up to
   ``FUTURE_WINDOW`` heights ahead) and fed again when the node reaches that height.
-- **gossip tick**: every ``TICK_MS`` a node that made no progress (same height, round, step)
-  re-sends what it signed in its current round, as CometBFT's gossip routines re-send votes
-  a peer lacks. Without it one lost vote can stall a round forever: the paper assumes
-  reliable delivery after GST, a lossy link does not give it.
-- **catch-up**: a node that receives a re-sent message from a lower height answers with the
-  decided proposals and commit precommits of the heights the sender lacks, and a stalled node
-  holding future-height messages asks their sender for them (block sync, in short).
+- **gossip tick**: every ``TICK_MS`` a node whose (height, round, step) has not moved since
+  the last tick sends each peer at its height the messages of that height the peer lacks
+  (its own and others'), as CometBFT's gossip routines do from their peers' ``HasVote``
+  announcements (the simulator reads the peer's state instead; what is sent still crosses
+  the lossy network). The paper assumes such gossip; without it one lost vote, or a
+  byzantine vote shown to half the network, stalls a round for ever.
+- **catch-up** (block sync, in short): on the same tick a stalled node sends a peer at a
+  lower height the decided proposals and commit precommits it lacks, and asks one peer at
+  a higher height for them. The receiver feeds them to its core; a core that cannot decide
+  from them (it holds the other proposal of an equivocating proposer) is moved on with
+  ``Start(h + 1)`` once the simulator has verified the commit certificate.
 - **crash and restart**: a crashed node loses its core, buffers and timers; it keeps its
-  committed heights and its last ``PersistSignState``. There is no WAL yet, so a restarted
-  core starts at its last committed height + 1, round 0, with that sign state; its
-  ``SignGuard`` refuses the steps it signed before the crash.
+  committed heights, its last ``PersistSignState`` and the message it last signed (CometBFT's
+  priv_validator_state keeps the last sign bytes and signature too). There is no WAL yet, so
+  a restarted core starts at its last committed height + 1, round 0, with that sign state;
+  its ``SignGuard`` refuses the steps it signed before the crash, and the last signed message
+  is fed back to it and gossiped again (without that, a validator whose precommit was lost
+  can stall the round: it may not sign again and nobody else has the message).
 - **byzantine** validators: ``silent`` ones never send; ``equivocate`` ones follow the rounds
   with a signer-less core (so they know the height and round) and sign by hand: as proposer
   two blocks, one to each half of the honest validators; as voter a prevote and a precommit
@@ -40,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import shlex
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -70,7 +78,7 @@ from consensus.types import Validator, ValidatorSet, VoteType
 from runtime.primitives.hashing import keccak256
 
 CHAIN_ID = 4242
-TICK_MS = 1000
+TICK_MS = 500
 FUTURE_WINDOW = 3
 CATCHUP_BATCH = 32
 CATCHUP_MIN_INTERVAL_MS = 500
@@ -236,8 +244,8 @@ def nearest_rank(sorted_values: Sequence[int], percent: float) -> int:
 
 class SimNode:
     __slots__ = ("index", "signer", "address", "role", "core", "crashed", "incarnation", "sign_state",
-                 "committed", "decided", "proposals", "known", "timer_until", "future", "height_seen", "advancing",
-                 "last_tick_state", "last_push", "last_request", "acted", "ahead")
+                 "last_signed", "committed", "decided", "proposals", "known", "future", "height_seen", "advancing",
+                 "last_tick_state", "last_push", "last_request", "acted")
 
     def __init__(self, index: int, signer: Signer, role: str) -> None:
         self.index = index
@@ -248,12 +256,14 @@ class SimNode:
         self.crashed = False
         self.incarnation = 0
         self.sign_state: SignState | None = None  # what PersistSignState last wrote: survives crashes
+        # The message last signed, persisted with the sign state (CometBFT's priv_validator_state
+        # keeps the last sign bytes and signature): survives crashes, gossiped again on restart.
+        self.last_signed: Proposal | Vote | None = None
         self.committed: dict[int, bytes] = {}  # survives crashes (the block store)
         self.decided: dict[int, tuple[Proposal, tuple[Vote, ...]]] = {}  # for catch-up; survives
         self.proposals: dict[tuple[int, int], Proposal] = {}  # first proposal per (h, r), as the core keeps
         # Messages of the current height this node signed or its core accepted, for gossip.
         self.known: dict[Proposal | Vote, None] = {}
-        self.timer_until = 0  # virtual ms when the last timeout the core scheduled fires
         self.future: dict[int, list[tuple[int | None, object]]] = {}
         self.height_seen = 0
         self.advancing = False
@@ -261,7 +271,6 @@ class SimNode:
         self.last_push: dict[int, tuple[int, int]] = {}
         self.last_request: dict[int, tuple[int, int]] = {}
         self.acted: set[tuple[int, int, str]] = set()
-        self.ahead: int | None = None  # a peer seen at a higher height since the last tick
 
     @property
     def last_committed(self) -> int:
@@ -334,10 +343,10 @@ class Simulation:
                     event: object = VoteReceived(message)
                 else:
                     event = ProposalReceived(message, message.block_hash in self.valid_blocks)
-                self._feed(node, event, item[1], tag == RESEND)
+                self._feed(node, event, item[1])
             elif tag == TIMEOUT or tag == BLOCK:
                 if node.core is not None and item[1] == node.incarnation:
-                    self._feed(node, item[2], None, False)
+                    self._feed(node, item[2], None)
             elif tag == TICK:
                 if node.core is not None and item[1] == node.incarnation:
                     self._tick(node)
@@ -374,23 +383,18 @@ class Simulation:
                                    timeouts=self.config.timeouts, sign_state=node.sign_state)
         node.height_seen = 0
         node.last_tick_state = None
-        node.timer_until = 0
         self.net.schedule(TICK_MS + node.index % TICK_MS, node.index, (TICK, node.incarnation))
-        self._feed(node, Start(height), None, False)
+        self._feed(node, Start(height), None)
 
-    def _feed(self, node: SimNode, event: object, src: int | None, resent: bool) -> None:
+    def _feed(self, node: SimNode, event: object, src: int | None) -> None:
         core = node.core
         assert core is not None
         try:
             effects = core.handle(event)  # type: ignore[arg-type]
         except WrongHeight as exc:
             if exc.height > exc.expected:
-                if src is not None:
-                    node.ahead = src
                 if exc.height <= exc.expected + FUTURE_WINDOW:
                     node.future.setdefault(exc.height, []).append((src, event))
-            elif resent and src is not None:
-                self._push_catchup(node, src, exc.height, force=False)
             return
         except ConsensusError:
             return  # dropped with a reason, as the driver would
@@ -415,7 +419,6 @@ class Simulation:
             if kind is Broadcast:
                 self._broadcast(node, effect.message)
             elif kind is ScheduleTimeout:
-                node.timer_until = max(node.timer_until, net.now + effect.delay_ms)
                 net.schedule(effect.delay_ms, node.index,
                              (TIMEOUT, node.incarnation, TimeoutFired(effect.height, effect.round, effect.step)))
             elif kind is PersistSignState:
@@ -444,7 +447,7 @@ class Simulation:
                 for src, event in node.future.pop(h, ()):
                     if node.core is None or node.core.height != h:
                         break
-                    self._feed(node, event, src, False)
+                    self._feed(node, event, src)
         finally:
             node.advancing = False
 
@@ -462,6 +465,7 @@ class Simulation:
         if type(message) is Proposal:
             node.proposals.setdefault((message.height, message.round), message)
         node.known[message] = None
+        node.last_signed = message
         self._send_all(node.index, (MSG, node.index, message))
 
     def _send_all(self, src: int, item: tuple) -> None:
@@ -499,29 +503,45 @@ class Simulation:
     # -- gossip, catch-up, crashes -------------------------------------------------------
 
     def _tick(self, node: SimNode) -> None:
-        """Gossip for a stalled node: same (height, round, step) as a tick ago, no timer pending.
+        """Gossip for a stalled node: the same (height, round, step) as a tick ago.
 
-        Then it re-sends what it knows of the current height that a peer may lack: everything
-        of this round and the last, and the prevotes of the rounds a proposal or its own
-        valid value leans on (``pol_round``, ``valid_round``). Relaying others' messages, not
-        just its own, is what the paper's gossip assumption asks for: a byzantine validator
-        that shows a polka to half the network only must not keep it from the other half.
-        A stalled node that saw a peer at a higher height asks that peer for the heights it lacks.
+        As CometBFT's gossip routines, which know from their peers' ``NewRoundStep`` and
+        ``HasVote`` announcements what each peer lacks, the simulator looks at each peer
+        (an oracle standing in for those announcements; what it sends still crosses the
+        lossy network):
+        - a peer at the same height gets the messages of this height it lacks: everything of
+          this round and the last, and the prevotes of the rounds a proposal or our valid
+          value leans on (``pol_round``, ``valid_round``). Relaying others' messages, not just
+          our own, is the paper's gossip assumption: a byzantine validator that shows a polka
+          to half the network must not keep it from the other half;
+        - a peer at a lower height gets the decided heights it lacks (catch-up);
+        - a peer at a higher height is asked for the heights we lack.
         """
         core = node.core
         assert core is not None
         state = (core.height, core.round, int(core.step))
-        if state == node.last_tick_state and self.net.now >= node.timer_until:
-            r = core.round
+        if state == node.last_tick_state:
+            h, r = core.height, core.round
             lean_on = {core.valid_round, core.locked_round}
             lean_on.update(m.pol_round for m in node.known if type(m) is Proposal and m.round >= r - 1)
-            for message in node.known:
-                if message.round >= r - 1 or (type(message) is Vote and message.type == VoteType.PREVOTE
-                                              and message.round in lean_on):
-                    self._send_all(node.index, (RESEND, node.index, message))
-            if node.ahead is not None:
-                self._request_catchup(node, node.ahead)
-        node.ahead = None
+            relay = [m for m in node.known
+                     if m.round >= r - 1 or (type(m) is Vote and m.type == VoteType.PREVOTE and m.round in lean_on)]
+            send = self.net.send
+            asked = False
+            for peer in self.nodes:
+                other = peer.core
+                if peer is node or other is None or not other.started:
+                    continue
+                if other.height == h:
+                    known = peer.known
+                    for message in relay:
+                        if message not in known:
+                            send(node.index, peer.index, (RESEND, node.index, message))
+                elif other.height < h:
+                    self._push_catchup(node, peer.index, other.height, force=False)
+                elif peer.role == HONEST and not asked:
+                    asked = True  # one peer per tick is enough to ask
+                    self._request_catchup(node, peer.index)
         node.last_tick_state = state
         self.net.schedule(TICK_MS, node.index, (TICK, node.incarnation))
 
@@ -567,15 +587,15 @@ class Simulation:
             h = proposal.height
             if h < core.height:
                 continue
-            self._feed(node, ProposalReceived(proposal, proposal.block_hash in self.valid_blocks), None, False)
+            self._feed(node, ProposalReceived(proposal, proposal.block_hash in self.valid_blocks), None)
             for vote in precommits:
                 if node.core is None or node.core.height != h:
                     break
-                self._feed(node, VoteReceived(vote), None, False)
+                self._feed(node, VoteReceived(vote), None)
             if node.core is not None and node.core.height == h and self._valid_certificate(proposal, precommits):
                 self._on_commit(node, Commit(h, precommits[0].round, proposal.block_hash, precommits),
                                 proposal=proposal)
-                self._feed(node, Start(h + 1), None, False)
+                self._feed(node, Start(h + 1), None)
 
     def _valid_certificate(self, proposal: Proposal, precommits: tuple[Vote, ...]) -> bool:
         power = 0
@@ -606,7 +626,15 @@ class Simulation:
         node.crashed = False
         # No WAL yet: start at the last committed height + 1, round 0, from the persisted
         # sign state; the SignGuard refuses any step at or before the last one signed.
-        self._boot(node, node.last_committed + 1)
+        # What it signed last (kept with the sign state) is fed back to it, as a WAL replay
+        # would, and gossiped again: peers may never have received it.
+        height = node.last_committed + 1
+        self._boot(node, height)
+        last = node.last_signed
+        if last is not None and node.core is not None and last.height == node.core.height:
+            node.known[last] = None
+            event = VoteReceived(last) if type(last) is Vote else ProposalReceived(last, True)
+            self._feed(node, event, None)
 
     # -- byzantine equivocation ----------------------------------------------------------
 
@@ -725,7 +753,7 @@ def replay_command(config: SimConfig, seed: int, *, engine: str = "bft") -> str:
         parts += ["--timeout-propose", str(t.propose_ms), "--timeout-prevote", str(t.prevote_ms),
                   "--timeout-precommit", str(t.precommit_ms), "--timeout-delta", str(t.propose_delta_ms)]
     parts += ["--seeds", "1", "--first-seed", str(seed)]
-    return " ".join(parts)
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 __all__ = [
