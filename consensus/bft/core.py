@@ -28,6 +28,10 @@ from consensus.types import Step, ValidatorSet, VoteType
 log = structlog.get_logger(__name__)
 
 NIL = None  # a vote for no block
+# An equivocator's conflicting messages count for the values they name, as the paper counts
+# messages per value; these bound what one misbehaving signer can make a node remember.
+MAX_VALUES_PER_VOTER = 3  # distinct values one validator's votes are counted for, per (round, type)
+MAX_PROPOSALS_PER_ROUND = 3
 
 
 # --- configuration ---------------------------------------------------------------------
@@ -261,23 +265,31 @@ class TendermintCore:
 
     def _on_proposal(self, proposal: Proposal, block_valid: bool) -> None:
         validate_proposal(proposal, chain_id=self.chain_id, validators=self.validators, height=self.height)
-        if proposal.round in self._proposals:
-            # A duplicate, or a second proposal from an equivocating proposer: keep the first.
-            return
+        known = self._proposals.get(proposal.round, {})
+        if proposal.block_hash in known or len(known) >= MAX_PROPOSALS_PER_ROUND:
+            return  # a duplicate, or an equivocating proposer past the bound
+        # An equivocating proposer's second proposal is kept too: the precommits of the
+        # network may be for it, and the decide rule holds for any proposal (line 49).
         self._add_proposal(proposal, bool(block_valid))
         self._apply_rules()
 
     def _on_vote(self, vote: Vote) -> None:
         validate_vote(vote, chain_id=self.chain_id, validators=self.validators, height=self.height)
-        existing = self._votes.get((vote.round, vote.type), {}).get(vote.validator)
+        key = (vote.round, vote.type)
+        if vote.validator in self._votes_for.get(key, {}).get(vote.block_hash, {}):
+            return  # a duplicate
+        existing = self._votes.get(key, {}).get(vote.validator)
         if existing is not None:
-            if existing.block_hash != vote.block_hash:
-                evidence = DoubleSign.from_votes(existing, vote)
-                key = evidence.compute_hash()
-                if key not in self._reported:
-                    self._reported.add(key)
-                    self._effects.append(ReportEvidence(evidence))
-            return  # the first vote counts; duplicates and conflicts change nothing else
+            evidence = DoubleSign.from_votes(existing, vote)
+            digest = evidence.compute_hash()
+            if digest not in self._reported:
+                self._reported.add(digest)
+                self._effects.append(ReportEvidence(evidence))
+            values = sum(1 for voters in self._votes_for[key].values() if vote.validator in voters)
+            if values >= MAX_VALUES_PER_VOTER:
+                return
+        # A conflicting vote still counts for its own value (never twice toward "any"): a
+        # node that heard an equivocator's nil first must still see the polka for v.
         self._add_vote(vote)
         self._apply_rules()
 
@@ -315,8 +327,9 @@ class TendermintCore:
         self.locked_round = -1
         self.valid_value: bytes | None = None
         self.valid_round = -1
-        self._proposals: dict[int, tuple[Proposal, bool]] = {}
-        self._votes: dict[tuple[int, VoteType], dict[bytes, Vote]] = {}
+        self._proposals: dict[int, dict[bytes, tuple[Proposal, bool]]] = {}  # round -> hash -> (proposal, valid)
+        self._votes: dict[tuple[int, VoteType], dict[bytes, Vote]] = {}  # each validator's first vote
+        self._votes_for: dict[tuple[int, VoteType], dict[bytes | None, dict[bytes, Vote]]] = {}
         self._power_for: dict[tuple[int, VoteType], dict[bytes | None, int]] = {}
         self._power_any: dict[tuple[int, VoteType], int] = {}
         self._round_senders: dict[int, set[bytes]] = {}
@@ -332,17 +345,24 @@ class TendermintCore:
             self._round_power[round] = self._round_power.get(round, 0) + self.validators.power_of(address)
 
     def _add_proposal(self, proposal: Proposal, valid: bool) -> None:
-        self._proposals[proposal.round] = (proposal, valid)
+        self._proposals.setdefault(proposal.round, {})[proposal.block_hash] = (proposal, valid)
         self._note_sender(proposal.round, proposal.proposer)
+
+    def _first_proposal(self, round: int) -> tuple[Proposal, bool] | None:
+        entries = self._proposals.get(round)
+        return next(iter(entries.values())) if entries else None
 
     def _add_vote(self, vote: Vote) -> None:
         key = (vote.round, vote.type)
         power = self.validators.power_of(vote.validator)
-        self._votes.setdefault(key, {})[vote.validator] = vote
+        voters = self._votes.setdefault(key, {})
+        if vote.validator not in voters:  # "2f+1 of any" counts each validator once
+            voters[vote.validator] = vote
+            self._power_any[key] = self._power_any.get(key, 0) + power
+            self._note_sender(vote.round, vote.validator)
+        self._votes_for.setdefault(key, {}).setdefault(vote.block_hash, {})[vote.validator] = vote
         tally = self._power_for.setdefault(key, {})
         tally[vote.block_hash] = tally.get(vote.block_hash, 0) + power
-        self._power_any[key] = self._power_any.get(key, 0) + power
-        self._note_sender(vote.round, vote.validator)
 
     def _quorum_for(self, round: int, vote_type: VoteType, value: bytes | None) -> bool:
         return self.validators.has_quorum(self._power_for.get((round, vote_type), {}).get(value, 0))
@@ -390,7 +410,7 @@ class TendermintCore:
         assert self.address is not None
         proposal = Proposal(self.height, self.round, block_hash, pol_round, self.address)
         signed = self._sign(proposal, Step.PROPOSE)
-        if signed is not None and self.round not in self._proposals:
+        if signed is not None and block_hash not in self._proposals.get(self.round, {}):
             self._add_proposal(signed, True)  # we built or saw it valid: deliver to ourselves
 
     def _vote(self, vote_type: VoteType, value: bytes | None) -> None:
@@ -412,8 +432,7 @@ class TendermintCore:
 
     def _decide(self, round: int, block_hash: bytes) -> None:
         precommits = tuple(sorted(
-            (v for v in self._votes[(round, VoteType.PRECOMMIT)].values() if v.block_hash == block_hash),
-            key=lambda v: v.validator,
+            self._votes_for[(round, VoteType.PRECOMMIT)][block_hash].values(), key=lambda v: v.validator,
         ))
         self._effects.append(Commit(self.height, round, block_hash, precommits))
         self.step = Step.COMMIT
@@ -441,10 +460,10 @@ class TendermintCore:
     def _rule_decide(self) -> bool:
         """Lines 49-54: a valid proposal of any round r and 2f+1 precommits for it in r: decide."""
         for round in sorted(self._proposals):
-            proposal, valid = self._proposals[round]
-            if valid and self._quorum_for(round, VoteType.PRECOMMIT, proposal.block_hash):
-                self._decide(round, proposal.block_hash)
-                return True
+            for proposal, valid in self._proposals[round].values():
+                if valid and self._quorum_for(round, VoteType.PRECOMMIT, proposal.block_hash):
+                    self._decide(round, proposal.block_hash)
+                    return True
         return False
 
     def _rule_skip_round(self) -> bool:
@@ -458,9 +477,10 @@ class TendermintCore:
 
     def _rule_prevote_on_proposal(self) -> bool:
         """Lines 22-27 (pol_round = -1) and 28-33 (pol_round = vr with 2f+1 prevotes in vr)."""
-        if self.step != Step.PROPOSE or self.round not in self._proposals:
+        entry = self._first_proposal(self.round) if self.step == Step.PROPOSE else None
+        if entry is None:
             return False
-        proposal, valid = self._proposals[self.round]
+        proposal, valid = entry
         v, vr = proposal.block_hash, proposal.pol_round
         if vr == -1:
             ok = valid and (self.locked_round == -1 or self.locked_value == v)
@@ -476,11 +496,11 @@ class TendermintCore:
         """Lines 36-43: a valid proposal and 2f+1 prevotes for it in our round, at prevote or later."""
         if self.step < Step.PREVOTE or ("polka", self.round) in self._done:
             return False
-        entry = self._proposals.get(self.round)
-        if entry is None or not entry[1] or not self._quorum_for(self.round, VoteType.PREVOTE, entry[0].block_hash):
+        v = next((p.block_hash for p, valid in self._proposals.get(self.round, {}).values()
+                  if valid and self._quorum_for(self.round, VoteType.PREVOTE, p.block_hash)), None)
+        if v is None:
             return False
         self._done.add(("polka", self.round))
-        v = entry[0].block_hash
         if self.step == Step.PREVOTE:
             self.locked_value, self.locked_round = v, self.round
             self._precommit(v)

@@ -69,6 +69,7 @@ from bft_harness import (
     timeouts_of,
 )
 from consensus.bft.core import (
+    Commit,
     PersistSignState,
     ProposalReceived,
     ScheduleTimeout,
@@ -463,7 +464,33 @@ def test_equivocation_reports_double_sign():
     assert h.prevotes(0, BLOCK_A, 0) == []  # the same pair again: already reported
     [second] = evidence_of(h.prevotes(0, BLOCK_B, 0))  # a third vote is new evidence
     assert second != evidence
-    assert h.core.step == Step.PREVOTE  # conflicting votes did not count
+    assert h.core.step == Step.PREVOTE  # one validator's votes, whatever their values, are no quorum
+
+
+def test_an_equivocators_vote_still_counts_for_its_value():
+    # Validator 0 sends us nil first, then A. The paper counts messages per value, so its A
+    # still completes the polka for A that 1 and 2 started: heard nil first must not hide it.
+    h = Harness()
+    h.start()
+    ensure_prevote(h.proposal(0, BLOCK_A), 0, BLOCK_A)
+    h.prevotes(0, NIL, 0)
+    h.prevotes(0, BLOCK_A, 1)
+    effects = h.prevotes(0, BLOCK_A, 0)
+    assert evidence_of(effects)
+    ensure_precommit(effects, 0, BLOCK_A)
+    assert h.core.locked_value == BLOCK_A
+
+
+def test_a_decision_on_an_equivocating_proposers_other_block():
+    # The proposer of round 0 sent us A and the rest of the network B; B's precommits decide.
+    h = Harness()
+    h.start()
+    ensure_prevote(h.proposal(0, BLOCK_A), 0, BLOCK_A)
+    second = h.proposer(0).propose(1, 0, BLOCK_B)
+    assert h.feed(ProposalReceived(second, True)) == []
+    effects = h.precommits(0, BLOCK_B, 0, 1, 2)
+    [commit] = [e for e in effects if isinstance(e, Commit)]
+    assert commit.block_hash == BLOCK_B and len(commit.precommits) == 3
 
 
 def test_bad_messages_rejected_without_effects():
