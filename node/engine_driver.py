@@ -156,7 +156,9 @@ class EngineDriver:
             if effect.seal is not None and effect.block_hash in self._pending:
                 self._commit(effect.block_hash, effect.seal)
             justification = None if effect.seal is not None else rlp.encode([v.encode() for v in effect.votes])
-            if self.chain.get_header_by_hash(effect.block_hash) is not None:
+            if self.chain.get_header_by_hash(effect.block_hash) is None:
+                log.warning("finalized_unknown_block", number=effect.number, block="0x" + effect.block_hash.hex())
+            elif effect.number >= self.chain.finalized.number:
                 self.chain.set_finalized(effect.block_hash, justification)
                 metrics.FINALIZED.set(effect.number)
         elif isinstance(effect, Broadcast):
