@@ -183,6 +183,11 @@ class Chain:
         self.store.write(puts)
 
     @property
+    def prev_hashes(self) -> tuple[bytes, ...]:
+        """Hashes of the head and its ancestors, newest first (BLOCKHASH of the next block)."""
+        return tuple(self._prev_hashes)
+
+    @property
     def next_base_fee(self) -> int:
         return compute_child_base_fee(self.head)
 

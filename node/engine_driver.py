@@ -11,7 +11,9 @@ The engine decides; the driver only acts, in the order the effects come:
   ``BlockReady``; ``Finalized`` with a seal (a bft commit): commit that block with it;
 - ``bft.ScheduleTimeout``: sleep, then feed ``TimeoutFired``;
 - ``Finalized``: move the chain's finalized pointer (RPC ``safe``/``finalized``);
-- ``Broadcast``: nothing to send yet (there is no network: one validator);
+- ``Broadcast``: written to the consensus WAL (``node/consensus_wal.py``) first; nothing
+  to send yet (there is no network: one validator). On restart the WAL's messages and
+  proposed block of the current height are fed back, so the core resumes the height;
 - ``ReportEvidence``: logged.
 
 An input the engine refuses (``ConsensusError``) is logged and dropped.
@@ -41,9 +43,15 @@ from consensus.engine import (
     Tick,
 )
 from consensus.errors import ConsensusError
+from consensus.errors import MalformedMessage
+from consensus.messages import Proposal, Vote, decode_message
 from node import metrics
+from node.chain import decode_body, encode_body
+from node.consensus_wal import BLOCK, MESSAGE, ConsensusWal
 from node.service import Node
-from runtime.executive import BuiltBlock
+from runtime.errors import InvalidBlock
+from runtime.executive import BuiltBlock, execute_block
+from runtime.primitives.header import decode_header, encode_header
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +97,7 @@ class EngineDriver:
         self._clock = clock
         self._pending: dict[bytes, BuiltBlock] = {}  # built, waiting for the engine's verdict
         self._nursery: trio.Nursery | None = None
+        self.wal = ConsensusWal(sign_state_path.parent / "wal")
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -125,6 +134,7 @@ class EngineDriver:
                 self.feed(BlockImported(head, self._stored_seal(head.hash)))
             else:
                 self.feed(bft.Start(1))
+            self._replay_wal(head.number + 1)
         log.info("consensus_started", engine=self.engine.name, head=chain.head.number, finalized=chain.finalized.number)
 
     async def _run_slots(self) -> None:
@@ -133,6 +143,36 @@ class EngineDriver:
             now_ms = int(self._clock() * 1000)
             self.feed(Tick(now_ms))
             await trio.sleep((slot_ms - now_ms % slot_ms) / 1000 + 0.001)
+
+    def _replay_wal(self, height: int) -> None:
+        """Feed back what this validator proposed and signed at ``height`` before it stopped."""
+        records = self.wal.records(height)
+        for kind, payload in records:
+            if kind == BLOCK:
+                header_rlp, body = rlp.decode(payload)
+                header = decode_header(header_rlp)
+                try:
+                    built = execute_block(
+                        self.chain.store, self.chain.head, header, decode_body(body),
+                        chain_id=self.chain.spec.chain_id, prev_hashes=self.chain.prev_hashes,
+                    )
+                except InvalidBlock as exc:
+                    log.warning("wal_block_dropped", reason=str(exc))
+                    continue
+                self._pending[header.hash] = built
+        for kind, payload in records:
+            if kind != MESSAGE:
+                continue
+            try:
+                message = decode_message(payload)
+            except MalformedMessage:
+                continue
+            if isinstance(message, Proposal):
+                self.feed(bft.ProposalReceived(message, message.block_hash in self._pending))
+            elif isinstance(message, Vote):
+                self.feed(bft.VoteReceived(message))
+        if records:
+            log.info("consensus_wal_replayed", height=height, records=len(records))
 
     def _stored_seal(self, block_hash: bytes) -> Seal | None:
         data = self.chain.get_seal(block_hash)
@@ -162,7 +202,10 @@ class EngineDriver:
                 self.chain.set_finalized(effect.block_hash, justification)
                 metrics.FINALIZED.set(effect.number)
         elif isinstance(effect, Broadcast):
-            pass  # one validator and no network yet: nobody to tell
+            message = effect.message
+            if isinstance(message, (Proposal, Vote)):
+                self.wal.append(MESSAGE, message.height, message.encode())
+            # one validator and no network yet: nobody else to tell
         elif isinstance(effect, ReportEvidence):
             log.warning("consensus_evidence", evidence=type(effect.evidence).__name__)
         else:
@@ -182,6 +225,8 @@ class EngineDriver:
             return  # the height moved on while we waited
         built = self.node.build(timestamp=int(self._clock()))
         self._pending[built.header.hash] = built
+        payload = rlp.encode([encode_header(built.header), encode_body(built.transactions)])
+        self.wal.append(BLOCK, height, payload)
         self.feed(bft.BlockReady(height, round_, built.header.hash))
 
     async def _fire_timeout(self, effect: bft.ScheduleTimeout) -> None:
@@ -194,6 +239,7 @@ class EngineDriver:
             log.warning("sealed_block_dropped", block="0x" + block_hash.hex(), reason="not built on the head")
             return
         self.node.commit_built(built, seal=seal.encode())
+        self.wal.clear()
         # Anything else built for this height is stale now.
         self._pending = {h: b for h, b in self._pending.items() if b.header.parent_hash == self.chain.head.hash}
         self.feed(BlockImported(built.header, seal))
