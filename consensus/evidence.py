@@ -18,8 +18,51 @@ from runtime.primitives.hashing import keccak256
 KIND_DOUBLE_SIGN = 1
 
 
+class Evidence:
+    """What every kind of evidence shares: ``encode``/``validate`` are its own, these follow."""
+
+    __slots__ = ()
+
+    def encode(self) -> bytes:
+        raise NotImplementedError
+
+    def validate(self, chain_id: int, validators: ValidatorSet | None = None) -> None:
+        raise NotImplementedError
+
+    def compute_hash(self) -> bytes:
+        return keccak256(self.encode())
+
+    def verify(self, chain_id: int, validators: ValidatorSet | None = None) -> bool:
+        """True when ``validate`` passes."""
+        try:
+            self.validate(chain_id, validators)
+        except InvalidEvidence:
+            return False
+        return True
+
+
+def encode_pair(kind: int, first: bytes, second: bytes) -> bytes:
+    return rlp.encode([kind, first, second])
+
+
+def decode_pair(data: bytes, kind: int) -> tuple[bytes, bytes]:
+    """The two encoded messages of an evidence of ``kind``.
+
+    Raises:
+        MalformedMessage: not an evidence of that kind.
+    """
+    try:
+        items = rlp.decode(data)
+    except Exception:
+        raise MalformedMessage("evidence is not an RLP encoding") from None
+    if (not isinstance(items, list) or len(items) != 3 or items[0] != bytes((kind,))
+            or not all(isinstance(i, bytes) for i in items[1:])):
+        raise MalformedMessage(f"not evidence of kind {kind}")
+    return items[1], items[2]
+
+
 @dataclass(frozen=True, slots=True)
-class DoubleSign:
+class DoubleSign(Evidence):
     """Two conflicting signed votes from one validator; build it with ``from_votes``."""
 
     vote_a: Vote
@@ -40,25 +83,16 @@ class DoubleSign:
         return self.vote_a.height
 
     def encode(self) -> bytes:
-        return rlp.encode([KIND_DOUBLE_SIGN, self.vote_a.encode(), self.vote_b.encode()])
+        return encode_pair(KIND_DOUBLE_SIGN, self.vote_a.encode(), self.vote_b.encode())
 
     @classmethod
     def decode(cls, data: bytes) -> DoubleSign:
         """Raises: MalformedMessage, OversizedMessage."""
-        try:
-            items = rlp.decode(data)
-        except Exception:
-            raise MalformedMessage("evidence is not an RLP encoding") from None
-        if (not isinstance(items, list) or len(items) != 3 or items[0] != bytes((KIND_DOUBLE_SIGN,))
-                or not all(isinstance(i, bytes) for i in items[1:])):
-            raise MalformedMessage("not a double-sign evidence")
-        a, b = decode_message(items[1]), decode_message(items[2])
+        first, second = decode_pair(data, KIND_DOUBLE_SIGN)
+        a, b = decode_message(first), decode_message(second)
         if not isinstance(a, Vote) or not isinstance(b, Vote):
             raise MalformedMessage("double-sign evidence holds two votes")
         return cls(a, b)
-
-    def compute_hash(self) -> bytes:
-        return keccak256(self.encode())
 
     def validate(self, chain_id: int, validators: ValidatorSet | None = None) -> None:
         """Check that the evidence proves a double sign (by a member of ``validators``, if given).
@@ -80,11 +114,3 @@ class DoubleSign:
                 raise InvalidEvidence(f"bad signature: {exc.reason}") from None
             if signer != vote.validator:
                 raise InvalidEvidence(f"vote is not signed by 0x{vote.validator.hex()}")
-
-    def verify(self, chain_id: int, validators: ValidatorSet | None = None) -> bool:
-        """True when ``validate`` passes."""
-        try:
-            self.validate(chain_id, validators)
-        except InvalidEvidence:
-            return False
-        return True

@@ -10,30 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import rlp
 
-from consensus.errors import ConsensusError, InvalidEvidence, MalformedMessage
+from consensus.errors import ConsensusError, InvalidEvidence
+from consensus.evidence import Evidence, decode_pair, encode_pair
 from consensus.poa.messages import FinalityVote, SlotSeal, check_vote_signature, validate_slot_seal
 from consensus.types import ValidatorSet
-from runtime.primitives.hashing import keccak256
 
 KIND_DOUBLE_SEAL = 2  # DoubleSign is 1
 KIND_DOUBLE_FINALITY_VOTE = 3
 
 
-def _decode_pair(data: bytes, kind: int) -> tuple[bytes, bytes]:
-    try:
-        items = rlp.decode(data)
-    except Exception:
-        raise MalformedMessage("evidence is not an RLP encoding") from None
-    if (not isinstance(items, list) or len(items) != 3 or items[0] != bytes((kind,))
-            or not all(isinstance(i, bytes) for i in items[1:])):
-        raise MalformedMessage(f"not evidence of kind {kind}")
-    return items[1], items[2]
-
-
 @dataclass(frozen=True, slots=True)
-class DoubleSeal:
+class DoubleSeal(Evidence):
     """Two seals by one author for one slot over different headers; build it with ``from_seals``."""
 
     seal_a: SlotSeal
@@ -53,16 +41,14 @@ class DoubleSeal:
         return self.seal_a.number
 
     def encode(self) -> bytes:
-        return rlp.encode([KIND_DOUBLE_SEAL, self.seal_a.encode(), self.seal_b.encode()])
+        return encode_pair(KIND_DOUBLE_SEAL, self.seal_a.encode(), self.seal_b.encode())
 
     @classmethod
     def decode(cls, data: bytes) -> DoubleSeal:
         """Raises: MalformedMessage, OversizedMessage."""
-        a, b = _decode_pair(data, KIND_DOUBLE_SEAL)
+        a, b = decode_pair(data, KIND_DOUBLE_SEAL)
         return cls(SlotSeal.decode(a), SlotSeal.decode(b))
 
-    def compute_hash(self) -> bytes:
-        return keccak256(self.encode())
 
     def validate(self, chain_id: int, validators: ValidatorSet | None = None) -> None:
         """Raises: InvalidEvidence, with the reason it proves nothing."""
@@ -79,16 +65,10 @@ class DoubleSeal:
             except ConsensusError as exc:
                 raise InvalidEvidence(f"bad seal: {exc.reason}") from None
 
-    def verify(self, chain_id: int, validators: ValidatorSet | None = None) -> bool:
-        try:
-            self.validate(chain_id, validators)
-        except InvalidEvidence:
-            return False
-        return True
 
 
 @dataclass(frozen=True, slots=True)
-class DoubleFinalityVote:
+class DoubleFinalityVote(Evidence):
     """Two finality votes by one authority for different blocks at one number; build with ``from_votes``."""
 
     vote_a: FinalityVote
@@ -108,16 +88,14 @@ class DoubleFinalityVote:
         return self.vote_a.number
 
     def encode(self) -> bytes:
-        return rlp.encode([KIND_DOUBLE_FINALITY_VOTE, self.vote_a.encode(), self.vote_b.encode()])
+        return encode_pair(KIND_DOUBLE_FINALITY_VOTE, self.vote_a.encode(), self.vote_b.encode())
 
     @classmethod
     def decode(cls, data: bytes) -> DoubleFinalityVote:
         """Raises: MalformedMessage, OversizedMessage."""
-        a, b = _decode_pair(data, KIND_DOUBLE_FINALITY_VOTE)
+        a, b = decode_pair(data, KIND_DOUBLE_FINALITY_VOTE)
         return cls(FinalityVote.decode(a), FinalityVote.decode(b))
 
-    def compute_hash(self) -> bytes:
-        return keccak256(self.encode())
 
     def validate(self, chain_id: int, validators: ValidatorSet | None = None) -> None:
         """Raises: InvalidEvidence, with the reason it proves nothing."""
@@ -134,10 +112,4 @@ class DoubleFinalityVote:
             except ConsensusError as exc:
                 raise InvalidEvidence(f"bad vote: {exc.reason}") from None
 
-    def verify(self, chain_id: int, validators: ValidatorSet | None = None) -> bool:
-        try:
-            self.validate(chain_id, validators)
-        except InvalidEvidence:
-            return False
-        return True
 
