@@ -66,7 +66,6 @@ class DoubleSeal(Evidence):
                 raise InvalidEvidence(f"bad seal: {exc.reason}") from None
 
 
-
 @dataclass(frozen=True, slots=True)
 class DoubleFinalityVote(Evidence):
     """Two finality votes by one authority for different blocks at one number; build with ``from_votes``."""
@@ -111,5 +110,3 @@ class DoubleFinalityVote(Evidence):
                 check_vote_signature(vote, chain_id=chain_id)
             except ConsensusError as exc:
                 raise InvalidEvidence(f"bad vote: {exc.reason}") from None
-
-
