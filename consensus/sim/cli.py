@@ -6,7 +6,8 @@
 Output: on stdout, a ``replay: ...`` line per failing seed (at most ``MAX_REPLAYS``), then
 one JSON object as the last line. Progress and timing go to stderr, so stdout is the same
 bytes for the same arguments. Exit 0 when every seed is safe and live, 1 when any is not,
-2 on bad arguments (and for ``--engine poa``, not built yet).
+2 on bad arguments. ``--engine poa`` runs ``PoaCore``s (``consensus.sim.poa``) with
+``--slot-ms`` slots; the ``--timeout-*`` options are Tendermint's and ignored there.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from consensus.sim.network import PARTITION_GRAMMAR, parse_partition
 from consensus.sim.runner import BYZANTINE_MODES, SeedResult, SimConfig, replay_command, run_seeds, summarize
 
 ENGINES = ("bft", "poa")
-BUILT_ENGINES = ("bft",)
+BUILT_ENGINES = ("bft", "poa")
 MAX_REPLAYS = 10
 
 EPILOG = f"""\
@@ -96,7 +97,7 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:  # type: ignore[
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--engine", choices=ENGINES, default="bft", help="consensus engine (default: %(default)s; poa is not built yet)")
+    p.add_argument("--engine", choices=ENGINES, default="bft", help="consensus engine (default: %(default)s)")
     p.add_argument("--validators", type=_count(1), default=4, metavar="N", help="validators, equal power (default: %(default)s)")
     p.add_argument("--byzantine", type=_count(0), default=0, metavar="K", help="byzantine validators (default: %(default)s)")
     p.add_argument("--byzantine-mode", choices=BYZANTINE_MODES, default="equivocate",
@@ -120,6 +121,8 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:  # type: ignore[
     p.add_argument("--timeout-prevote", type=_count(1), default=defaults.prevote_ms, metavar="MS", help="prevote timeout, round 0 (default: %(default)s)")
     p.add_argument("--timeout-precommit", type=_count(1), default=defaults.precommit_ms, metavar="MS", help="precommit timeout, round 0 (default: %(default)s)")
     p.add_argument("--timeout-delta", type=_count(0), default=defaults.propose_delta_ms, metavar="MS", help="added to each timeout per round (default: %(default)s)")
+    p.add_argument("--slot-ms", type=_count(1), default=1000, metavar="MS",
+                   help="poa: slot duration (block interval) in virtual ms (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_simulate)
     return p
@@ -137,6 +140,7 @@ def build_config(args: argparse.Namespace) -> SimConfig:
         validators=args.validators, byzantine=args.byzantine, byzantine_mode=args.byzantine_mode,
         crash=args.crash, partitions=tuple(args.partition), drop=args.drop, duplicate=args.duplicate,
         delay_ms=tuple(args.delay), blocks=args.blocks, budget_ms=args.budget_ms, timeouts=timeouts,
+        slot_ms=args.slot_ms,
     )
 
 
@@ -159,7 +163,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     _quiet_logs()
     started = time.perf_counter()
-    results = _run_with_progress(config, args.seeds, args.first_seed, show=not args.no_progress)
+    results = _run_with_progress(config, args.seeds, args.first_seed, show=not args.no_progress, engine=args.engine)
     wall = time.perf_counter() - started
     report = summarize(config, results, engine=args.engine, first_seed=args.first_seed)
     failed = [r for r in results if not r.ok]
@@ -174,13 +178,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _run_with_progress(config: SimConfig, seeds: int, first_seed: int, *, show: bool) -> list[SeedResult]:
+def _run_with_progress(config: SimConfig, seeds: int, first_seed: int, *, show: bool,
+                       engine: str = "bft") -> list[SeedResult]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     console = Console(stderr=True)
     if not show or not console.is_terminal:
-        return run_seeds(config, seeds, first_seed)
+        return run_seeds(config, seeds, first_seed, engine=engine)
     with Progress(TextColumn("[bold]simulate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as progress:
         task = progress.add_task(f"{config.validators} validators", total=seeds)
@@ -191,7 +196,7 @@ def _run_with_progress(config: SimConfig, seeds: int, first_seed: int, *, show: 
             failures += 0 if result.ok else 1
             progress.update(task, advance=1, description=f"{config.validators} validators, {failures} failing")
 
-        return run_seeds(config, seeds, first_seed, on_seed=on_seed)
+        return run_seeds(config, seeds, first_seed, on_seed=on_seed, engine=engine)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

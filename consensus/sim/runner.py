@@ -108,6 +108,7 @@ class SimConfig:
     blocks: int = 10
     budget_ms: int | None = None  # default: 60 s + 2 s per block, after the last heal
     timeouts: TimeoutConfig = TimeoutConfig()
+    slot_ms: int = 1000  # poa only: the slot duration (block interval) in virtual ms
 
     def __post_init__(self) -> None:
         if self.validators < 1:
@@ -120,6 +121,8 @@ class SimConfig:
             raise ValueError(f"byzantine mode must be one of {', '.join(BYZANTINE_MODES)}")
         if self.blocks < 1:
             raise ValueError("--blocks must be >= 1")
+        if self.slot_ms < 1:
+            raise ValueError("--slot-ms must be >= 1")
 
     @property
     def effective_budget_ms(self) -> int:
@@ -682,17 +685,40 @@ class Simulation:
 # --- many seeds ---------------------------------------------------------------------------
 
 
-def run_seed(config: SimConfig, seed: int) -> SeedResult:
-    with verified_signature_cache():
-        return Simulation(config, seed).run()
+ENGINES = ("bft", "poa")
+
+
+def _simulation_class(engine: str) -> Callable[[SimConfig, int], object]:
+    if engine == "bft":
+        return Simulation
+    if engine == "poa":
+        from consensus.sim.poa import PoaSimulation
+
+        return PoaSimulation
+    raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+
+
+@contextlib.contextmanager
+def _caches() -> Iterator[None]:
+    from consensus.sim.poa import verified_poa_signature_cache
+
+    with verified_signature_cache(), verified_poa_signature_cache():
+        yield
+
+
+def run_seed(config: SimConfig, seed: int, *, engine: str = "bft") -> SeedResult:
+    cls = _simulation_class(engine)
+    with _caches():
+        return cls(config, seed).run()  # type: ignore[attr-defined]
 
 
 def run_seeds(config: SimConfig, seeds: int, first_seed: int = 0,
-              on_seed: Callable[[SeedResult], None] | None = None) -> list[SeedResult]:
+              on_seed: Callable[[SeedResult], None] | None = None, *, engine: str = "bft") -> list[SeedResult]:
     results = []
-    with verified_signature_cache():
+    cls = _simulation_class(engine)
+    with _caches():
         for seed in range(first_seed, first_seed + seeds):
-            result = Simulation(config, seed).run()
+            result = cls(config, seed).run()  # type: ignore[attr-defined]
             results.append(result)
             if on_seed is not None:
                 on_seed(result)
@@ -729,6 +755,7 @@ def summarize(config: SimConfig, results: Sequence[SeedResult], *, engine: str =
         "failed_seeds": failed,
         "delivered": sum(r.delivered for r in results),
         "virtual_ms": sum(r.virtual_ms for r in results),
+        **({"slot_ms": config.slot_ms} if engine == "poa" else {}),
     }
 
 
@@ -748,8 +775,10 @@ def replay_command(config: SimConfig, seed: int, *, engine: str = "bft") -> str:
     parts += ["--delay", f"{config.delay_ms[0]}:{config.delay_ms[1]}", "--blocks", str(config.blocks)]
     if config.budget_ms is not None:
         parts += ["--budget-ms", str(config.budget_ms)]
+    if engine == "poa":
+        parts += ["--slot-ms", str(config.slot_ms)]
     t = config.timeouts
-    if t != TimeoutConfig():
+    if engine == "bft" and t != TimeoutConfig():
         parts += ["--timeout-propose", str(t.propose_ms), "--timeout-prevote", str(t.prevote_ms),
                   "--timeout-precommit", str(t.precommit_ms), "--timeout-delta", str(t.propose_delta_ms)]
     parts += ["--seeds", "1", "--first-seed", str(seed)]
@@ -757,6 +786,6 @@ def replay_command(config: SimConfig, seed: int, *, engine: str = "bft") -> str:
 
 
 __all__ = [
-    "BYZANTINE_MODES", "CHAIN_ID", "SeedResult", "SimConfig", "Simulation", "make_signers", "nearest_rank",
+    "BYZANTINE_MODES", "CHAIN_ID", "ENGINES", "SeedResult", "SimConfig", "Simulation", "make_signers", "nearest_rank",
     "replay_command", "run_seed", "run_seeds", "summarize", "verified_signature_cache",
 ]

@@ -44,9 +44,33 @@ def test_help_documents_the_partition_grammar(capsys):
     assert "GROUP|GROUP" in out and "0-1|2-3@1000:5000" in out
 
 
-def test_poa_is_not_built_yet(capsys):
-    assert main(["--engine", "poa", "--validators", "4"]) == 2
-    assert "not built yet" in capsys.readouterr().err
+def test_poa_report_is_the_same_line_shape_and_deterministic(capsys):
+    argv = ["--engine", "poa", "--validators", "4", "--duplicate", "0.05", "--crash", "1", "--delay", "10:150",
+            "--slot-ms", "500", "--seeds", "3", "--blocks", "6", "--no-progress"]
+    assert main(argv) == 0
+    first = _last_line(capsys)
+    assert main(argv) == 0
+    assert _last_line(capsys) == first
+    report = json.loads(first)
+    assert list(report)[:len(REPORT_KEYS)] == REPORT_KEYS
+    assert report["engine"] == "poa" and report["runs"] == 3 and report["slot_ms"] == 500
+    assert report["safety_violations"] == 0 and report["honest_double_signs"] == 0
+    assert report["min_final_height"] >= 6 and report["messages"] > 0
+    assert 0 < report["median_time_to_finality_ms"] <= report["p99_time_to_finality_ms"]
+
+
+def test_poa_violation_exits_1_and_the_replay_reproduces_it(capsys):
+    assert main(["--engine", "poa", "--validators", "4", "--byzantine", "2", "--seeds", "6", "--blocks", "4",
+                 "--budget-ms", "10000", "--no-progress"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(lines[-1])["safety_violations"] > 0
+    replays = [line for line in lines if line.startswith("replay: chameleon simulate --engine poa ")
+               and "agreement" in line]
+    assert replays and "--slot-ms 1000" in replays[0]
+    command = [part.strip("'") for part in replays[0].split("  #")[0].split()[3:]]
+    assert main([*command, "--no-progress"]) == 1
+    again = json.loads(_last_line(capsys))
+    assert again["engine"] == "poa" and again["runs"] == 1 and again["safety_violations"] > 0
 
 
 def test_inconsistent_arguments_exit_2(capsys):

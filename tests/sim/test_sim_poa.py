@@ -1,0 +1,114 @@
+"""Aura-style PoA (``PoaCore``) under the simulator: 4, 7 and 10 authorities, seeded schedules.
+
+Every suite asserts zero safety violations (agreement, validity) and zero honest double-signs
+(two seals in one slot, two finality votes at one number); the suites the core is live under
+also assert that every honest node's finalized number reached ``blocks`` after the heal.
+
+Known core limit (``consensus.poa.core`` docstring): finality votes have no rounds, so when
+honest votes split across two sibling blocks with neither side above 2/3, finality stalls for
+good. At 4 authorities (quorum 3) one dropped block can do it (no byzantine needed), and an
+equivocating author does it on purpose at any size; those suites assert safety only, and
+``test_known_limit_*`` pins the stall (strict xfail: it flips when the core gets rounds).
+"""
+from __future__ import annotations
+
+import pytest
+from sim_helpers import run_and_explain
+
+from consensus.sim.network import parse_partition
+from consensus.sim.runner import SimConfig, run_seed
+
+SIZES = [(4, 30), (7, 20), (10, 12)]  # (authorities, seeds): this file stays well under 20 s
+LOSSY = dict(drop=0.1, duplicate=0.05, delay_ms=(10, 150))
+
+
+def f_max(n: int) -> int:
+    return (n - 1) // 3
+
+
+def minority_partition(n: int, start: int = 500, end: int = 5000):
+    return parse_partition(f"0-{f_max(n) - 1}|{f_max(n)}-{n - 1}@{start}:{end}")
+
+
+def run(config: SimConfig, seeds: int, first_seed: int = 0):
+    return run_and_explain(config, seeds, first_seed, engine="poa")
+
+
+def assert_safe(results, replays):
+    assert sum(r.safety_violations for r in results) == 0, replays
+    assert sum(r.honest_double_signs for r in results) == 0, replays
+
+
+def assert_safe_and_live(results, replays):
+    assert_safe(results, replays)
+    assert all(r.live for r in results), replays
+
+
+@pytest.mark.parametrize("n,seeds", [(7, 20), (10, 12)])
+def test_drops_delays_duplicates(n, seeds):
+    assert_safe_and_live(*run(SimConfig(validators=n, blocks=8, **LOSSY), seeds))
+
+
+def test_four_authorities_delays_duplicates_live_and_with_drops_safe():
+    assert_safe_and_live(*run(SimConfig(validators=4, blocks=8, duplicate=0.05, delay_ms=(10, 150)), 30))
+    assert_safe(*run(SimConfig(validators=4, blocks=8, **LOSSY), 30, first_seed=100))
+
+
+@pytest.mark.parametrize("n,seeds", SIZES)
+def test_minority_partition_heals(n, seeds):
+    lossy = LOSSY if n > 4 else dict(duplicate=0.05, delay_ms=(10, 150))
+    config = SimConfig(validators=n, partitions=(minority_partition(n),), blocks=8, **lossy)
+    assert_safe_and_live(*run(config, seeds, first_seed=200))
+
+
+@pytest.mark.parametrize("n,seeds", SIZES)
+def test_crash_and_restart_from_persisted_sign_state(n, seeds):
+    assert_safe_and_live(*run(SimConfig(validators=n, crash=1, blocks=8, **LOSSY), seeds, first_seed=300))
+
+
+@pytest.mark.parametrize("n,seeds", SIZES)
+def test_silent_byzantine_below_a_third_is_safe_and_live(n, seeds):
+    lossy = dict(drop=0.1) if n > 4 else dict(delay_ms=(10, 150))
+    config = SimConfig(validators=n, byzantine=f_max(n), byzantine_mode="silent", blocks=8, **lossy)
+    assert_safe_and_live(*run(config, seeds, first_seed=400))
+
+
+@pytest.mark.parametrize("n,seeds", SIZES)
+def test_equivocating_byzantine_below_a_third_is_safe(n, seeds):
+    # Safe, not live: an equivocating author splits the honest votes (see the module docstring).
+    config = SimConfig(validators=n, byzantine=f_max(n), blocks=8, budget_ms=15_000, drop=0.05)
+    assert_safe(*run(config, seeds, first_seed=500))
+
+
+@pytest.mark.parametrize("n,k", [(4, 2), (7, 3), (10, 4)])
+def test_equivocating_byzantine_at_a_third_or_more_is_caught(n, k):
+    config = SimConfig(validators=n, byzantine=k, blocks=4, budget_ms=10_000)
+    results, _ = run(config, 10, first_seed=600)
+    assert sum(r.safety_violations for r in results) > 0
+    assert any("agreement" in p for r in results for p in r.problems)
+    assert sum(r.honest_double_signs for r in results) == 0  # the violation is the byzantine ones' doing
+
+
+def test_same_seed_same_result():
+    config = SimConfig(validators=7, byzantine=2, crash=1, partitions=(minority_partition(7),), blocks=6,
+                       budget_ms=20_000, **LOSSY)
+    a, b = run_seed(config, 7, engine="poa"), run_seed(config, 7, engine="poa")
+    assert (a.finality_ms, a.messages, a.delivered, a.problems, a.min_final_height) == \
+           (b.finality_ms, b.messages, b.delivered, b.problems, b.min_final_height)
+
+
+def test_slot_ms_sets_the_block_interval():
+    fast = run_seed(SimConfig(validators=4, blocks=10, slot_ms=200), 1, engine="poa")
+    slow = run_seed(SimConfig(validators=4, blocks=10, slot_ms=2000), 1, engine="poa")
+    assert fast.ok and slow.ok
+    assert fast.virtual_ms < slow.virtual_ms / 5
+
+
+@pytest.mark.xfail(strict=True, reason="PoaCore limit: honest finality votes split 2-2 at one number stall "
+                   "finality for ever (no rounds); replay: chameleon simulate --engine poa --validators 4 "
+                   "--drop 0.2 --duplicate 0.05 --delay 10:150 --blocks 10 --seeds 1 --first-seed 48")
+def test_known_limit_split_votes_stall_finality_without_byzantine():
+    result = run_seed(SimConfig(validators=4, blocks=10, drop=0.2, duplicate=0.05, delay_ms=(10, 150)), 48,
+                      engine="poa")
+    assert result.safety_violations == 0 and result.honest_double_signs == 0
+    assert result.live
