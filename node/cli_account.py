@@ -23,7 +23,7 @@ NEW_PASSWORD_NOTICE: Final = (
     "Do not forget this password."
 )
 # geth prints the address without 0x (`{%x}`); we print 0x + lowercase hex.
-LIST_LINE: Final = "Account #{index}: {{0x{address}}} keystore://{path}"
+LIST_LINE: Final = "Account #{index}: {{{address}}} keystore://{path}"  # geth prints the address without 0x
 
 _KEYSTORE_HELP = f"keystore directory (default: ${KEYSTORE_ENV}, else {DEFAULT_KEYSTORE_DIR})"
 _PASSWORD_FILE_HELP = (

@@ -23,7 +23,7 @@ NEW_OUTPUT = re.compile(
     r"Path of the secret key file: (/\S+)$",
     re.MULTILINE,
 )
-LIST_LINE = re.compile(r"^Account #(\d+): \{0x([0-9a-f]{40})\} keystore://(/\S+)$")
+LIST_LINE = re.compile(r"^Account #(\d+): \{([0-9a-f]{40})\} keystore://(/\S+)$")
 
 
 @pytest.fixture(autouse=True)
