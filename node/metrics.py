@@ -21,7 +21,13 @@ RPC_SECONDS = Histogram(
 RPC_ERRORS = Counter("chameleon_rpc_errors", "JSON-RPC calls answered with an error", ["method"])
 
 
+_rpc_children: dict[str, object] = {}  # labels() takes a lock and builds a key: once per method
+
+
 def observe_rpc(method: str, seconds: float, ok: bool) -> None:
-    RPC_SECONDS.labels(method).observe(seconds)
+    child = _rpc_children.get(method)
+    if child is None:
+        child = _rpc_children[method] = RPC_SECONDS.labels(method)
+    child.observe(seconds)
     if not ok:
         RPC_ERRORS.labels(method).inc()
