@@ -61,17 +61,17 @@ from consensus.poa.core import (
 from consensus.poa.messages import FinalityVote
 from consensus.sim.network import SimNetwork
 from consensus.sim.runner import (
-    CACHE_LIMIT,
     CHAIN_ID,
     CRASH_EARLIEST_MS,
-    DOWN_MAX_MS,
-    DOWN_MIN_MS,
     EQUIVOCATE,
     HONEST,
     SILENT,
     SeedResult,
     SimConfig,
+    finish_result,
     make_signers,
+    memoise_verify,
+    schedule_crashes,
 )
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import ZERO_HASH, Header, new_header
@@ -98,16 +98,7 @@ def verified_poa_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]
     original = poa_messages.verify
     cache: dict[tuple[bytes, bytes], bytes] = {}
 
-    def cached_verify(sign_bytes: bytes, signature: bytes) -> bytes:
-        key = (sign_bytes, signature)
-        address = cache.get(key)
-        if address is None:
-            if len(cache) > CACHE_LIMIT:
-                cache.clear()
-            address = cache[key] = original(sign_bytes, signature)
-        return address
-
-    poa_messages.verify = cached_verify
+    poa_messages.verify = memoise_verify(original, cache)
     try:
         yield cache
     finally:
@@ -185,14 +176,8 @@ class PoaSimulation:
         self.seals: dict[tuple[bytes, int], bytes] = {}  # (honest author, slot) -> block hash
         self.votes: dict[tuple[bytes, int], bytes] = {}  # (honest authority, number) -> block hash
         self.done = 0
-        self.heal_ms = self.net.last_heal_ms
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * self.slot_ms)
-        for i in crashers:
-            at = scenario.randint(CRASH_EARLIEST_MS, horizon)
-            back = at + scenario.randint(DOWN_MIN_MS, DOWN_MAX_MS)
-            self.net.schedule(at, i, (CRASH,))
-            self.net.schedule(back, i, (RESTART,))
-            self.heal_ms = max(self.heal_ms, back)
+        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms)
         self.deadline = self.heal_ms + config.effective_budget_ms
 
     # -- the loop ------------------------------------------------------------------------
@@ -247,17 +232,8 @@ class PoaSimulation:
         return self._finish(events)
 
     def _finish(self, events: int) -> SeedResult:
-        r = self.result
-        r.events = events
-        r.messages = self.net.sent
-        r.virtual_ms = self.net.now
         heights = [self.nodes[i].fin_number for i in self.honest]
-        r.min_final_height = min(heights, default=0)
-        r.live = r.min_final_height >= self.config.blocks
-        if not r.live:
-            r.problems.append(f"liveness: honest validators finalized {heights}, "
-                              f"{self.config.blocks} needed by t={self.deadline} ms")
-        return r
+        return finish_result(self.result, self.net, events, heights, self.config.blocks, self.deadline, "finalized")
 
     def _on_slot(self, slot: int) -> None:
         """A slot boundary: tick every live node, let a byzantine author act, retry block requests."""

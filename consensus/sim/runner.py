@@ -163,6 +163,47 @@ def make_signers(n: int) -> list[Signer]:
 CACHE_LIMIT = 200_000  # entries per memo before it is cleared (a memo may forget, never lie)
 
 
+def memoise_verify(verify: Callable[[bytes, bytes], bytes], cache: dict[tuple[bytes, bytes], bytes]) -> Callable[[bytes, bytes], bytes]:
+    """``verify``, remembering each (sign bytes, signature) that verified: it returns
+    exactly what ``verify`` returns, and a failing signature is not cached (it fails again)."""
+
+    def cached_verify(sign_bytes: bytes, signature: bytes) -> bytes:
+        key = (sign_bytes, signature)
+        address = cache.get(key)
+        if address is None:
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+            address = cache[key] = verify(sign_bytes, signature)
+        return address
+
+    return cached_verify
+
+
+def schedule_crashes(net: SimNetwork, scenario: random.Random, crashers: Sequence[int], horizon: int, heal_ms: int) -> int:
+    """Crash each of ``crashers`` at a seeded time before ``horizon`` and restart it later;
+    returns when the last restart heals (at least ``heal_ms``)."""
+    for i in crashers:
+        at = scenario.randint(CRASH_EARLIEST_MS, horizon)
+        back = at + scenario.randint(DOWN_MIN_MS, DOWN_MAX_MS)
+        net.schedule(at, i, (CRASH,))
+        net.schedule(back, i, (RESTART,))
+        heal_ms = max(heal_ms, back)
+    return heal_ms
+
+
+def finish_result(result: SeedResult, net: SimNetwork, events: int, heights: list[int], blocks: int,
+                  deadline: int, reached: str) -> SeedResult:
+    """Fill in the counters and the liveness verdict of one seed's result."""
+    result.events = events
+    result.messages = net.sent
+    result.virtual_ms = net.now
+    result.min_final_height = min(heights, default=0)
+    result.live = result.min_final_height >= blocks
+    if not result.live:
+        result.problems.append(f"liveness: honest validators {reached} {heights}, {blocks} needed by t={deadline} ms")
+    return result
+
+
 @contextlib.contextmanager
 def verified_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
     """Memoise signature recovery and message encoding while simulating.
@@ -180,15 +221,7 @@ def verified_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
     originals = {(cls, name): getattr(cls, name) for cls in (Proposal, Vote) for name in ("encode", "sign_bytes")}
     cache: dict[tuple[bytes, bytes], bytes] = {}
 
-    def cached_verify(sign_bytes: bytes, signature: bytes) -> bytes:
-        key = (sign_bytes, signature)
-        address = cache.get(key)
-        if address is None:
-            if len(cache) > CACHE_LIMIT:
-                cache.clear()
-            address = original_verify(sign_bytes, signature)
-            cache[key] = address
-        return address
+    cached_verify = memoise_verify(original_verify, cache)
 
     def memo_encode(original: Callable) -> Callable:
         memo: dict = {}
@@ -309,14 +342,8 @@ class Simulation:
         self.signed: dict[tuple[bytes, int, int, int], bytes | None] = {}
         self.height_t0: dict[int, int] = {}
         self.done = 0
-        self.heal_ms = self.net.last_heal_ms
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * 3 * config.delay_ms[1])
-        for i in crashers:
-            at = scenario.randint(CRASH_EARLIEST_MS, horizon)
-            back = at + scenario.randint(DOWN_MIN_MS, DOWN_MAX_MS)
-            self.net.schedule(at, i, (CRASH,))
-            self.net.schedule(back, i, (RESTART,))
-            self.heal_ms = max(self.heal_ms, back)
+        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms)
         self.deadline = self.heal_ms + config.effective_budget_ms
 
     # -- the loop ------------------------------------------------------------------------
@@ -366,17 +393,8 @@ class Simulation:
         return self._finish(events)
 
     def _finish(self, events: int) -> SeedResult:
-        r = self.result
-        r.events = events
-        r.messages = self.net.sent
-        r.virtual_ms = self.net.now
         heights = [self.nodes[i].last_committed for i in self.honest]
-        r.min_final_height = min(heights, default=0)
-        r.live = r.min_final_height >= self.config.blocks
-        if not r.live:
-            r.problems.append(f"liveness: honest validators reached heights {heights}, "
-                              f"{self.config.blocks} needed by t={self.deadline} ms")
-        return r
+        return finish_result(self.result, self.net, events, heights, self.config.blocks, self.deadline, "reached heights")
 
     # -- feeding a core ------------------------------------------------------------------
 
