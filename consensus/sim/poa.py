@@ -177,7 +177,8 @@ class PoaSimulation:
         self.votes: dict[tuple[bytes, int], bytes] = {}  # (honest authority, number) -> block hash
         self.done = 0
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * self.slot_ms)
-        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms)
+        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms,
+                                        crash_tag=CRASH, restart_tag=RESTART)
         self.deadline = self.heal_ms + config.effective_budget_ms
 
     # -- the loop ------------------------------------------------------------------------

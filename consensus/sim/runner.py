@@ -179,14 +179,15 @@ def memoise_verify(verify: Callable[[bytes, bytes], bytes], cache: dict[tuple[by
     return cached_verify
 
 
-def schedule_crashes(net: SimNetwork, scenario: random.Random, crashers: Sequence[int], horizon: int, heal_ms: int) -> int:
-    """Crash each of ``crashers`` at a seeded time before ``horizon`` and restart it later;
-    returns when the last restart heals (at least ``heal_ms``)."""
+def schedule_crashes(net: SimNetwork, scenario: random.Random, crashers: Sequence[int], horizon: int, heal_ms: int,
+                     *, crash_tag: int, restart_tag: int) -> int:
+    """Crash each of ``crashers`` at a seeded time before ``horizon`` and restart it later
+    (each simulation has its own heap tags); returns when the last restart heals."""
     for i in crashers:
         at = scenario.randint(CRASH_EARLIEST_MS, horizon)
         back = at + scenario.randint(DOWN_MIN_MS, DOWN_MAX_MS)
-        net.schedule(at, i, (CRASH,))
-        net.schedule(back, i, (RESTART,))
+        net.schedule(at, i, (crash_tag,))
+        net.schedule(back, i, (restart_tag,))
         heal_ms = max(heal_ms, back)
     return heal_ms
 
@@ -343,7 +344,8 @@ class Simulation:
         self.height_t0: dict[int, int] = {}
         self.done = 0
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * 3 * config.delay_ms[1])
-        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms)
+        self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms,
+                                        crash_tag=CRASH, restart_tag=RESTART)
         self.deadline = self.heal_ms + config.effective_budget_ms
 
     # -- the loop ------------------------------------------------------------------------
