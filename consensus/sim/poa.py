@@ -483,6 +483,7 @@ class PoaSimulation:
 
     def _restart(self, node: PoaNode) -> None:
         node.crashed = False
+        self.result.restarts += 1
         self._boot(node)
 
     # -- byzantine equivocation -----------------------------------------------------------

@@ -141,6 +141,7 @@ class SeedResult:
     delivered: int = 0
     virtual_ms: int = 0
     events: int = 0
+    restarts: int = 0  # crashed validators brought back (so a crash test can check it crashed)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -647,6 +648,7 @@ class Simulation:
 
     def _restart(self, node: SimNode) -> None:
         node.crashed = False
+        self.result.restarts += 1
         # No WAL yet: start at the last committed height + 1, round 0, from the persisted
         # sign state; the SignGuard refuses any step at or before the last one signed.
         # What it signed last (kept with the sign state) is fed back to it, as a WAL replay

@@ -63,7 +63,9 @@ def test_minority_partition_heals(n, seeds):
 
 @pytest.mark.parametrize("n,seeds", SIZES)
 def test_crash_and_restart_from_persisted_sign_state(n, seeds):
-    assert_safe_and_live(*run(SimConfig(validators=n, crash=1, blocks=8, **LOSSY), seeds, first_seed=300))
+    results, replays = run(SimConfig(validators=n, crash=1, blocks=8, **LOSSY), seeds, first_seed=300)
+    assert_safe_and_live(results, replays)
+    assert all(r.restarts == 1 for r in results)  # every seed really crashed and restarted one
 
 
 @pytest.mark.parametrize("n,seeds", SIZES)
