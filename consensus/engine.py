@@ -195,6 +195,8 @@ class ConsensusEngine(ABC):
     """One consensus engine: header validation, finality bookkeeping and a sans-IO core."""
 
     name: ClassVar[str]
+    # Whether each block carries its parent's commit (``consensus.block_data``).
+    carries_last_commit: ClassVar[bool] = False
 
     chain_id: int
     validators: ValidatorSet

@@ -14,6 +14,7 @@ from prometheus_client import start_http_server
 from node import metrics
 from node.chain import Chain
 from node.rpc.dev import DevApi
+from node.rpc.chameleon import ChameleonApi
 from node.rpc.eth import EthApi
 from node.rpc.filters import FilterApi
 from node.rpc.server import Dispatcher, serve
@@ -87,6 +88,7 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         methods.update(FilterApi(node, eth_api).methods())
         methods.update(SubscriptionApi(node).methods())
         methods.update(TxPoolApi(node).methods())
+        methods.update(ChameleonApi(eth_api, config.spec.engine, driver.evidence if driver else None).methods())
         dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
             try:

@@ -35,20 +35,29 @@ class Block:
     header: Header
     transactions: list[Transaction]
     receipts: list[Receipt]
+    consensus_data: bytes = b""  # the engine's part of the block (parent's commit, evidence)
 
     @property
     def hash(self) -> bytes:
         return self.header.hash
 
 
-def encode_body(transactions: list[Transaction]) -> bytes:
+def encode_body(transactions: list[Transaction], consensus_data: bytes = b"") -> bytes:
     # Senders are stored beside the transactions so a reload never recovers them again.
-    return rlp.encode([[tx.raw for tx in transactions], b"".join(tx.sender for tx in transactions)])
+    items = [[tx.raw for tx in transactions], b"".join(tx.sender for tx in transactions)]
+    if consensus_data:
+        items.append(consensus_data)
+    return rlp.encode(items)
 
 
 def decode_body(data: bytes) -> list[Transaction]:
-    raws, senders = rlp.decode(data)
+    raws, senders = rlp.decode(data)[:2]
     return [decode_transaction(bytes(raw), sender=senders[20 * i : 20 * i + 20]) for i, raw in enumerate(raws)]
+
+
+def decode_body_consensus_data(data: bytes) -> bytes:
+    items = rlp.decode(data)
+    return bytes(items[2]) if len(items) > 2 else b""
 
 
 class Chain:
@@ -87,7 +96,8 @@ class Chain:
 
     # -- writing -------------------------------------------------------------------
 
-    def build(self, transactions: Iterable[Transaction], *, timestamp: int, coinbase: bytes | None = None) -> BuiltBlock:
+    def build(self, transactions: Iterable[Transaction], *, timestamp: int, coinbase: bytes | None = None,
+              consensus_data: bytes = b"") -> BuiltBlock:
         timestamp = max(timestamp, self.head.timestamp)
         return build_block(
             self.store,
@@ -97,22 +107,29 @@ class Chain:
             coinbase=self.spec.coinbase if coinbase is None else coinbase,
             chain_id=self.spec.chain_id,
             prev_hashes=self._prev_hashes,
+            consensus_data=consensus_data,
         )
 
-    def commit(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
-        """Write a built block (and its consensus seal) and make it the head, in one atomic batch."""
+    def commit(self, built: BuiltBlock, *, seal: bytes | None = None, evidence: Iterable[bytes] = ()) -> Block:
+        """Write a built block (and its consensus seal) and make it the head, in one atomic batch.
+
+        ``evidence``: hashes of the evidence the block's consensus data includes, indexed
+        so the same evidence is never included twice.
+        """
         header = built.header
         if header.parent_hash != self.head.hash:
             raise ValueError("block does not extend the head")
         block_hash = header.hash
         puts = built.state_writes
         puts[Keys.header(block_hash)] = encode_header(header)
-        puts[Keys.body(block_hash)] = encode_body(built.transactions)
+        puts[Keys.body(block_hash)] = encode_body(built.transactions, built.consensus_data)
         puts[Keys.receipts(block_hash)] = rlp.encode([r.encode() for r in built.receipts])
         puts[Keys.canonical(header.number)] = block_hash
         puts[Keys.HEAD] = block_hash
         if seal is not None:
             puts[Keys.seal(block_hash)] = seal
+        for evidence_hash in evidence:
+            puts[Keys.evidence(evidence_hash)] = header.number.to_bytes(8, "big")
         location_prefix = block_hash
         for index, tx in enumerate(built.transactions):
             puts[Keys.tx_location(tx.hash)] = location_prefix + index.to_bytes(4, "big")
@@ -122,7 +139,7 @@ class Chain:
                 for topic in log.topics:
                     puts[Keys.log_topic(topic, header.number)] = b""
         self.store.write(puts)
-        block = Block(header, built.transactions, built.receipts)
+        block = Block(header, built.transactions, built.receipts, built.consensus_data)
         self._remember(block)
         self.head = header
         self._prev_hashes.appendleft(block_hash)
@@ -159,6 +176,15 @@ class Chain:
         return removed
 
     # -- reading -------------------------------------------------------------------
+
+    def get_justification(self, block_hash: bytes) -> bytes | None:
+        """The finality proof stored when the engine finalized this block (poa: its votes)."""
+        return self.store.get(Keys.justification(block_hash))
+
+    def get_evidence_block(self, evidence_hash: bytes) -> int | None:
+        """The number of the block that included this evidence (None: never included)."""
+        data = self.store.get(Keys.evidence(evidence_hash))
+        return None if data is None else int.from_bytes(data, "big")
 
     def get_seal(self, block_hash: bytes) -> bytes | None:
         """The consensus seal stored beside a block (None for dev-sealed blocks)."""
@@ -215,9 +241,10 @@ class Chain:
         header = self.get_header_by_hash(block_hash)
         if header is None:
             return None
-        transactions = decode_body(self.store.get(Keys.body(block_hash)))
+        body = self.store.get(Keys.body(block_hash))
+        transactions = decode_body(body)
         receipts = [decode_receipt(bytes(r)) for r in rlp.decode(self.store.get(Keys.receipts(block_hash)))]
-        block = Block(header, transactions, receipts)
+        block = Block(header, transactions, receipts, decode_body_consensus_data(body))
         self._remember(block)
         return block
 

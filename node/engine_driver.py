@@ -14,7 +14,11 @@ The engine decides; the driver only acts, in the order the effects come:
 - ``Broadcast``: written to the consensus WAL (``node/consensus_wal.py``) first; nothing
   to send yet (there is no network: one validator). On restart the WAL's messages and
   proposed block of the current height are fed back, so the core resumes the height;
-- ``ReportEvidence``: logged.
+- ``ReportEvidence``: verified into the evidence pool (``node/evidence_pool.py``).
+
+Every block this driver builds carries the engine's consensus data
+(``consensus/block_data.py``): for ``bft`` the commit of its parent, and for both engines
+the pending evidence; the header's ``extra_data`` commits to it.
 
 An input the engine refuses (``ConsensusError``) is logged and dropped.
 """
@@ -46,7 +50,9 @@ from consensus.errors import ConsensusError
 from consensus.errors import MalformedMessage
 from consensus.messages import Proposal, Vote, decode_message
 from node import metrics
-from node.chain import decode_body, encode_body
+from consensus.block_data import BlockData, compose_block_data, validate_block_data
+from node.chain import decode_body, decode_body_consensus_data, encode_body
+from node.evidence_pool import EvidencePool, EvidenceRefused
 from node.consensus_wal import BLOCK, MESSAGE, ConsensusWal
 from node.service import Node
 from runtime.errors import InvalidBlock
@@ -98,6 +104,7 @@ class EngineDriver:
         self._pending: dict[bytes, BuiltBlock] = {}  # built, waiting for the engine's verdict
         self._nursery: trio.Nursery | None = None
         self.wal = ConsensusWal(sign_state_path.parent / "wal")
+        self.evidence = EvidencePool(node.chain, engine)
 
     # -- inputs ----------------------------------------------------------------------
 
@@ -151,12 +158,15 @@ class EngineDriver:
             if kind == BLOCK:
                 header_rlp, body = rlp.decode(payload)
                 header = decode_header(header_rlp)
+                consensus_data = decode_body_consensus_data(body)
                 try:
+                    validate_block_data(self.engine, header, self.chain.head, BlockData.decode(consensus_data))
                     built = execute_block(
                         self.chain.store, self.chain.head, header, decode_body(body),
                         chain_id=self.chain.spec.chain_id, prev_hashes=self.chain.prev_hashes,
+                        consensus_data=consensus_data,
                     )
-                except InvalidBlock as exc:
+                except (InvalidBlock, ConsensusError) as exc:
                     log.warning("wal_block_dropped", reason=str(exc))
                     continue
                 self._pending[header.hash] = built
@@ -173,6 +183,12 @@ class EngineDriver:
                 self.feed(bft.VoteReceived(message))
         if records:
             log.info("consensus_wal_replayed", height=height, records=len(records))
+
+    def _block_data(self) -> bytes:
+        """What the next block carries for the engine: the head's commit (bft) and evidence."""
+        head = self.chain.head
+        data = compose_block_data(self.engine, head, self._stored_seal(head.hash), self.evidence.pending())
+        return data.encode()
 
     def _stored_seal(self, block_hash: bytes) -> Seal | None:
         data = self.chain.get_seal(block_hash)
@@ -207,7 +223,13 @@ class EngineDriver:
                 self.wal.append(MESSAGE, message.height, message.encode())
             # one validator and no network yet: nobody else to tell
         elif isinstance(effect, ReportEvidence):
-            log.warning("consensus_evidence", evidence=type(effect.evidence).__name__)
+            evidence = effect.evidence
+            log.warning("consensus_evidence", evidence=type(evidence).__name__,
+                        validator="0x" + evidence.validator.hex(), height=evidence.height)
+            try:
+                self.evidence.add(evidence)
+            except EvidenceRefused as exc:
+                log.info("evidence_not_kept", reason=str(exc))
         else:
             raise AssertionError(f"unknown consensus effect {effect!r}")
 
@@ -215,7 +237,7 @@ class EngineDriver:
         if effect.parent_hash != self.chain.head.hash:
             log.info("proposal_skipped", slot=effect.slot, reason="parent is not our head")
             return
-        built = self.node.build(timestamp=effect.timestamp)
+        built = self.node.build(timestamp=effect.timestamp, consensus_data=self._block_data())
         self._pending[built.header.hash] = built
         self.feed(poa.BlockReady(built.header))
 
@@ -223,9 +245,9 @@ class EngineDriver:
         await trio.sleep(delay)
         if self.chain.head.number + 1 != height:
             return  # the height moved on while we waited
-        built = self.node.build(timestamp=int(self._clock()))
+        built = self.node.build(timestamp=int(self._clock()), consensus_data=self._block_data())
         self._pending[built.header.hash] = built
-        payload = rlp.encode([encode_header(built.header), encode_body(built.transactions)])
+        payload = rlp.encode([encode_header(built.header), encode_body(built.transactions, built.consensus_data)])
         self.wal.append(BLOCK, height, payload)
         self.feed(bft.BlockReady(height, round_, built.header.hash))
 
@@ -238,7 +260,9 @@ class EngineDriver:
         if built is None or built.header.parent_hash != self.chain.head.hash:
             log.warning("sealed_block_dropped", block="0x" + block_hash.hex(), reason="not built on the head")
             return
-        self.node.commit_built(built, seal=seal.encode())
+        included = [e.compute_hash() for e in BlockData.decode(built.consensus_data).evidence]
+        self.node.commit_built(built, seal=seal.encode(), evidence=included)
+        self.evidence.remove(included)
         self.wal.clear()
         # Anything else built for this height is stale now.
         self._pending = {h: b for h, b in self._pending.items() if b.header.parent_hash == self.chain.head.hash}

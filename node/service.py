@@ -7,7 +7,7 @@ next one together); with a block time, a block is sealed on each interval.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import structlog
@@ -169,20 +169,22 @@ class Node:
         chain = self.chain
         return self.pool.select(chain.next_base_fee, self.head_state.get_nonce, chain.head.gas_limit)
 
-    def build(self, selected: list[Transaction] | None = None, *, timestamp: int | None = None) -> BuiltBlock:
+    def build(self, selected: list[Transaction] | None = None, *, timestamp: int | None = None,
+              consensus_data: bytes = b"") -> BuiltBlock:
         """Execute the next block on the head from ``selected`` (default: the ready transactions)."""
         if selected is None:
             selected = self.ready_transactions()
-        return self.chain.build(selected, timestamp=self.next_timestamp() if timestamp is None else timestamp)
+        return self.chain.build(selected, timestamp=self.next_timestamp() if timestamp is None else timestamp,
+                                consensus_data=consensus_data)
 
     def seal(self, selected: list[Transaction] | None = None) -> Block:
         """Build and commit the next block at once (the dev sealer)."""
         return self.commit_built(self.build(selected))
 
-    def commit_built(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
+    def commit_built(self, built: BuiltBlock, *, seal: bytes | None = None, evidence: Iterable[bytes] = ()) -> Block:
         """Commit a built block (with its consensus seal, if any) and do the bookkeeping."""
         started = time.perf_counter()
-        block = self.chain.commit(built, seal=seal)
+        block = self.chain.commit(built, seal=seal, evidence=evidence)
         self._next_timestamp = None
         self._head_state = None
         self.pool.remove([tx.hash for tx in built.transactions])

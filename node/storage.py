@@ -85,6 +85,10 @@ class Keys:
         return b"j" + block_hash
 
     @staticmethod
+    def evidence(evidence_hash: bytes) -> bytes:
+        return b"e" + evidence_hash
+
+    @staticmethod
     def tx_location(tx_hash: bytes) -> bytes:
         return b"t" + tx_hash
 

@@ -16,6 +16,7 @@ from eth.db.atomic import AtomicDB
 from runtime.chainspec import ChainSpec
 from runtime.errors import InvalidBlock
 from runtime.fees import compute_next_base_fee
+from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import BLANK_ROOT, ZERO_HASH, Header, new_header
 from runtime.primitives.receipt import Log, Receipt, compute_bloom, merge_blooms
 from runtime.primitives.transaction import Transaction
@@ -33,6 +34,7 @@ class BuiltBlock:
     outcomes: list[evm.Outcome]
     rejected: list[tuple[Transaction, str]]
     state_writes: dict[bytes, bytes]
+    consensus_data: bytes = b""  # opaque to the runtime; the header's extra_data commits to it
 
 
 def build_genesis(spec: ChainSpec, store: KeyValueStore) -> tuple[Header, dict[bytes, bytes]]:
@@ -87,8 +89,14 @@ def build_block(
     chain_id: int,
     prev_hashes: Sequence[bytes],
     extra_data: bytes = b"",
+    consensus_data: bytes = b"",
 ) -> BuiltBlock:
     """Apply ``transactions`` in order on the parent's state and seal nothing.
+
+    ``consensus_data`` is what the consensus engine carries inside the block (the parent's
+    commit, evidence); the runtime does not read it, it only binds it into the block hash:
+    when present, ``extra_data`` is ``keccak256(consensus_data)``, as CometBFT's header
+    commits to its ``LastCommit`` and ``Evidence`` by hash.
 
     A transaction the state refuses (nonce, balance, fee below the base fee, no gas
     left in the block) is left out and reported in ``rejected``; the block is made of
@@ -119,6 +127,8 @@ def build_block(
         included.append(tx)
         outcomes.append(outcome)
     state.persist()
+    if consensus_data:
+        extra_data = commit_consensus_data(consensus_data)
     header = new_header(
         parent_hash=parent.hash,
         number=context.number,
@@ -133,7 +143,12 @@ def build_block(
         gas_used=cumulative_gas,
         extra_data=extra_data,
     )
-    return BuiltBlock(header, included, receipts, outcomes, rejected, db.take_writes())
+    return BuiltBlock(header, included, receipts, outcomes, rejected, db.take_writes(), consensus_data)
+
+
+def commit_consensus_data(consensus_data: bytes) -> bytes:
+    """The ``extra_data`` of a block carrying ``consensus_data``."""
+    return keccak256(consensus_data)
 
 
 def execute_block(
@@ -144,13 +159,17 @@ def execute_block(
     *,
     chain_id: int,
     prev_hashes: Sequence[bytes],
+    consensus_data: bytes = b"",
 ) -> BuiltBlock:
     """Re-execute a block someone else built and check it is the block they claim.
 
     Raises:
         InvalidBlock: naming the first field that differs (a transaction the state
-        refuses, gas used, state/transactions/receipts root, bloom, base fee).
+        refuses, gas used, state/transactions/receipts root, bloom, base fee), or
+        ``extra_data`` not committing to the ``consensus_data`` the block carries.
     """
+    if consensus_data and header.extra_data != commit_consensus_data(consensus_data):
+        raise InvalidBlock("extra_data does not commit to the block's consensus data")
     if header.parent_hash != parent.hash or header.number != parent.number + 1:
         raise InvalidBlock(f"block #{header.number} does not extend #{parent.number} 0x{parent.hash.hex()}")
     if header.timestamp < parent.timestamp:
@@ -158,7 +177,7 @@ def execute_block(
     built = build_block(
         store, parent, transactions,
         timestamp=header.timestamp, coinbase=header.coinbase, chain_id=chain_id,
-        prev_hashes=prev_hashes, extra_data=header.extra_data,
+        prev_hashes=prev_hashes, extra_data=header.extra_data, consensus_data=consensus_data,
     )
     if built.rejected:
         tx, reason = built.rejected[0]

@@ -67,6 +67,7 @@ class BftEngine(ConsensusEngine):
     """Tendermint behind the engine interface; ``core`` is the wrapped ``TendermintCore``."""
 
     name = ENGINE_NAME
+    carries_last_commit = True
 
     def __init__(self, *, chain_id: int, validators: ValidatorSet, signer: Signer | None = None,
                  timeouts: TimeoutConfig = TimeoutConfig(), sign_state: SignState | None = None) -> None:

@@ -8,6 +8,7 @@ from node.dev import dev_keys, dev_spec
 from node.storage import LevelDBStore
 from runtime.errors import InvalidBlock
 from runtime.executive import build_block, build_genesis, execute_block
+from runtime.primitives.hashing import keccak256
 from runtime.primitives.transaction import decode_transaction
 from runtime.state.store import MemoryStore
 
@@ -52,3 +53,19 @@ def test_forged_state_root_is_refused() -> None:
         execute_block(store, genesis, forged, built.transactions, chain_id=31337, prev_hashes=[genesis.hash])
     with pytest.raises(InvalidBlock, match="is invalid here: "):
         execute_block(store, genesis, built.header, [sign(0), sign(0)], chain_id=31337, prev_hashes=[genesis.hash])
+
+
+def test_consensus_data_is_bound_into_the_block_hash() -> None:
+    store = MemoryStore()
+    genesis, writes = build_genesis(dev_spec(), store)
+    store.write(writes)
+    data = b"\xc2\x80\xc0"  # opaque to the runtime
+    built = build_block(store, genesis, [sign(0)], timestamp=5, coinbase=b"\x00" * 20, chain_id=31337,
+                        prev_hashes=[genesis.hash], consensus_data=data)
+    assert built.header.extra_data == keccak256(data) and built.consensus_data == data
+    again = execute_block(store, genesis, built.header, built.transactions, chain_id=31337,
+                          prev_hashes=[genesis.hash], consensus_data=data)
+    assert again.header.hash == built.header.hash
+    with pytest.raises(InvalidBlock, match="does not commit to the block's consensus data"):
+        execute_block(store, genesis, built.header, built.transactions, chain_id=31337,
+                      prev_hashes=[genesis.hash], consensus_data=b"\xc2\x80\xc1")
