@@ -14,6 +14,7 @@ import rlp
 from eth.db.account import AccountDB
 from eth.db.atomic import AtomicDB
 
+from consensus.block_data import BlockData
 from node.storage import Keys
 from runtime.chainspec import ChainSpec, encode_chain_spec
 from runtime.executive import BuiltBlock, build_block, build_genesis, compute_child_base_fee
@@ -110,40 +111,108 @@ class Chain:
             consensus_data=consensus_data,
         )
 
-    def commit(self, built: BuiltBlock, *, seal: bytes | None = None, evidence: Iterable[bytes] = ()) -> Block:
-        """Write a built block (and its consensus seal) and make it the head, in one atomic batch.
-
-        ``evidence``: hashes of the evidence the block's consensus data includes, indexed
-        so the same evidence is never included twice.
-        """
-        header = built.header
-        if header.parent_hash != self.head.hash:
+    def commit(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
+        """Write a built block (and its consensus seal) and make it the head, in one atomic batch."""
+        if built.header.parent_hash != self.head.hash:
             raise ValueError("block does not extend the head")
-        block_hash = header.hash
+        block = Block(built.header, built.transactions, built.receipts, built.consensus_data)
+        puts = self._record_puts(built, seal)
+        puts.update(self._canonical_puts(block))
+        puts[Keys.HEAD] = block.hash
+        self.store.write(puts)
+        self._remember(block)
+        self.head = block.header
+        self._prev_hashes.appendleft(block.hash)
+        return block
+
+    def store_side(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
+        """Keep a block of another fork (its state, header, body, receipts, seal) without
+        making it canonical; ``reorg`` can make it the head later."""
+        if self.get_header_by_hash(built.header.parent_hash) is None:
+            raise ValueError("side block on an unknown parent")
+        self.store.write(self._record_puts(built, seal))
+        return Block(built.header, built.transactions, built.receipts, built.consensus_data)
+
+    def is_canonical(self, header: Header) -> bool:
+        return self.get_canonical_hash(header.number) == header.hash
+
+    def reorg(self, new_head_hash: bytes) -> tuple[list[Block], list[Block]]:
+        """Make the stored block ``new_head_hash`` the head and its chain canonical, in one
+        atomic write. Returns (blocks no longer canonical, newest first; blocks made
+        canonical, oldest first).
+
+        Raises:
+            ValueError: the block is unknown, or the switch would drop a finalized block.
+        """
+        header = self.get_header_by_hash(new_head_hash)
+        if header is None:
+            raise ValueError(f"unknown block 0x{new_head_hash.hex()}")
+        added: list[Block] = []
+        while not self.is_canonical(header):
+            added.append(self.get_block_by_hash(header.hash))
+            header = self.get_header_by_hash(header.parent_hash)
+        ancestor = header
+        if ancestor.number < self.finalized.number:
+            raise ValueError(f"a switch to 0x{new_head_hash.hex()} would drop finalized block {self.finalized.number}")
+        added.reverse()
+        removed = [self.get_block_by_number(n) for n in range(self.head.number, ancestor.number, -1)]
+        puts: dict[bytes, bytes] = {}
+        deletes: list[bytes] = []
+        for block in removed:
+            deletes += self._canonical_puts(block).keys()
+        for block in added:
+            puts.update(self._canonical_puts(block))
+        new_head = added[-1].header if added else ancestor
+        puts[Keys.HEAD] = new_head.hash
+        deletes = [k for k in deletes if k not in puts]
+        self.store.write(puts, deletes)
+        for block in removed:
+            for tx in block.transactions:
+                self._tx_index.pop(tx.hash, None)
+        for block in added:
+            self._remember(block)
+        self._prev_hashes = deque(self.ancestor_hashes(new_head), maxlen=PREV_HASHES)  # before the head moves
+        self.head = new_head
+        return removed, added
+
+    def ancestor_hashes(self, header: Header, count: int = PREV_HASHES) -> tuple[bytes, ...]:
+        """``header``'s hash and its ancestors', newest first (the BLOCKHASH window of its child)."""
+        if header.hash == self.head.hash:
+            return tuple(self._prev_hashes)[:count]
+        out = []
+        current: Header | None = header
+        while current is not None and len(out) < count:
+            out.append(current.hash)
+            if current.number == 0:
+                break
+            current = self.get_header_by_hash(current.parent_hash)
+        return tuple(out)
+
+    def _record_puts(self, built: BuiltBlock, seal: bytes | None) -> dict[bytes, bytes]:
+        """The block's own records, keyed by hash: the same on every fork it may join."""
+        block_hash = built.header.hash
         puts = built.state_writes
-        puts[Keys.header(block_hash)] = encode_header(header)
+        puts[Keys.header(block_hash)] = encode_header(built.header)
         puts[Keys.body(block_hash)] = encode_body(built.transactions, built.consensus_data)
         puts[Keys.receipts(block_hash)] = rlp.encode([r.encode() for r in built.receipts])
-        puts[Keys.canonical(header.number)] = block_hash
-        puts[Keys.HEAD] = block_hash
         if seal is not None:
             puts[Keys.seal(block_hash)] = seal
-        for evidence_hash in evidence:
-            puts[Keys.evidence(evidence_hash)] = header.number.to_bytes(8, "big")
-        location_prefix = block_hash
-        for index, tx in enumerate(built.transactions):
-            puts[Keys.tx_location(tx.hash)] = location_prefix + index.to_bytes(4, "big")
-        for receipt in built.receipts:
+        return puts
+
+    def _canonical_puts(self, block: Block) -> dict[bytes, bytes]:
+        """What makes ``block`` part of the canonical chain: its number, tx, log and evidence indexes."""
+        header = block.header
+        puts = {Keys.canonical(header.number): block.hash}
+        for evidence in BlockData.decode(block.consensus_data).evidence:
+            puts[Keys.evidence(evidence.compute_hash())] = header.number.to_bytes(8, "big")
+        for index, tx in enumerate(block.transactions):
+            puts[Keys.tx_location(tx.hash)] = block.hash + index.to_bytes(4, "big")
+        for receipt in block.receipts:
             for log in receipt.logs:
                 puts[Keys.log_address(log.address, header.number)] = b""
                 for topic in log.topics:
                     puts[Keys.log_topic(topic, header.number)] = b""
-        self.store.write(puts)
-        block = Block(header, built.transactions, built.receipts, built.consensus_data)
-        self._remember(block)
-        self.head = header
-        self._prev_hashes.appendleft(block_hash)
-        return block
+        return puts
 
     def rewind(self, number: int) -> list[Block]:
         """Make block ``number`` the head again, forgetting every later block (evm_revert).

@@ -261,7 +261,7 @@ class EngineDriver:
             log.warning("sealed_block_dropped", block="0x" + block_hash.hex(), reason="not built on the head")
             return
         included = [e.compute_hash() for e in BlockData.decode(built.consensus_data).evidence]
-        self.node.commit_built(built, seal=seal.encode(), evidence=included)
+        self.node.commit_built(built, seal=seal.encode())
         self.evidence.remove(included)
         self.wal.clear()
         # Anything else built for this height is stale now.

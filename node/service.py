@@ -7,7 +7,7 @@ next one together); with a block time, a block is sealed on each interval.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -139,6 +139,39 @@ class Node:
         log.info("reverted", head=number)
         return True
 
+    # -- fork choice ---------------------------------------------------------------
+
+    def switch_head(self, block_hash: bytes) -> None:
+        """Make the stored block ``block_hash`` the head (the engine's fork choice moved).
+
+        Listeners hear the blocks that left the canonical chain (newest first), then the
+        ones that joined it (oldest first); transactions of the old fork that the new one
+        lacks go back to the pool, as geth re-injects them.
+
+        Raises:
+            ValueError: unknown block, or the switch would drop a finalized block.
+        """
+        removed, added = self.chain.reorg(block_hash)
+        self._head_state = None
+        self._next_timestamp = None
+        included = {tx.hash for block in added for tx in block.transactions}
+        for block in removed:
+            self._notify(self.removed_block_listeners, block)
+        for block in added:
+            self._notify(self.new_block_listeners, block)
+        for block in reversed(removed):
+            for tx in block.transactions:
+                if tx.hash not in included:
+                    try:
+                        self.pool.add(tx, self.account_nonce(tx.sender))
+                    except TxPoolError:
+                        pass  # a nonce the new fork already used, or a full pool: gone, as in geth
+        self.pool.prune(self.head_state.get_nonce)
+        metrics.HEAD.set(self.chain.head.number)
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+        log.info("head_switched", head=self.chain.head.number, block="0x" + block_hash.hex(),
+                 dropped=len(removed), joined=len(added))
+
     # -- sealing -------------------------------------------------------------------
 
     def set_next_timestamp(self, timestamp: int) -> None:
@@ -181,10 +214,10 @@ class Node:
         """Build and commit the next block at once (the dev sealer)."""
         return self.commit_built(self.build(selected))
 
-    def commit_built(self, built: BuiltBlock, *, seal: bytes | None = None, evidence: Iterable[bytes] = ()) -> Block:
+    def commit_built(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
         """Commit a built block (with its consensus seal, if any) and do the bookkeeping."""
         started = time.perf_counter()
-        block = self.chain.commit(built, seal=seal, evidence=evidence)
+        block = self.chain.commit(built, seal=seal)
         self._next_timestamp = None
         self._head_state = None
         self.pool.remove([tx.hash for tx in built.transactions])

@@ -147,3 +147,63 @@ def test_rewind_forgets_later_blocks_atomically(tmp_path) -> None:
     assert reopened.head == head and reopened.head.number == 2
     assert reopened.get_transaction_location(gone) is None
     reopened.store.close()
+
+
+def build_on(chain: Chain, parent, txs, timestamp: int, coinbase: bytes = b"\x00" * 20):
+    from runtime.executive import build_block
+    return build_block(chain.store, parent, txs, timestamp=timestamp, coinbase=coinbase,
+                       chain_id=chain.spec.chain_id, prev_hashes=chain.ancestor_hashes(parent))
+
+
+def poa_spec():
+    from node.dev import dev_spec_json
+    from runtime.chainspec import parse_chain_spec
+    data = dev_spec_json()
+    data["consensus"] = {"engine": "poa", "authorities": ["0x" + "11" * 20]}
+    return parse_chain_spec(data)
+
+
+def test_a_side_fork_becomes_canonical_and_back(store) -> None:
+    # Under the dev sealer every block is final at once; forks live under an engine.
+    chain = Chain(store, poa_spec())
+    b1 = chain.commit(chain.build([transfer(0)], timestamp=10)).header
+    a_tx = transfer(1, value=5)
+    a2 = chain.commit(chain.build([a_tx], timestamp=11)).header
+    a3 = chain.commit(chain.build([], timestamp=12)).header
+    # Another author's fork from block 1: different transactions, one block longer.
+    b_tx = transfer(1, value=9, to=to_checksum_address("0x" + "33" * 20))
+    fork, parent = [], b1
+    for i, txs in enumerate([[b_tx], [transfer(2)], []]):
+        built = build_on(chain, parent, txs, 20 + i, coinbase=b"\x07" * 20)
+        fork.append(chain.store_side(built))
+        parent = built.header
+    assert chain.head == a3 and not chain.is_canonical(fork[0].header)
+    assert chain.get_block_by_hash(fork[2].hash).header == fork[2].header  # stored, readable by hash
+
+    removed, added = chain.reorg(fork[2].hash)
+    assert [b.hash for b in removed] == [a3.hash, a2.hash]
+    assert [b.hash for b in added] == [b.hash for b in fork]
+    assert chain.head == fork[2].header and chain.get_canonical_hash(2) == fork[0].hash
+    assert chain.get_transaction_location(a_tx.hash) is None
+    assert chain.get_transaction_location(b_tx.hash)[0].hash == fork[0].hash
+    assert chain.prev_hashes[:4] == (fork[2].hash, fork[1].hash, fork[0].hash, b1.hash)
+    state = chain.state_at(chain.head)
+    assert state.get_balance(bytes.fromhex("33" * 20)) == 9
+    # The old fork is still stored; switching back restores it, and reopening keeps the choice.
+    chain.reorg(a3.hash)
+    assert chain.head == a3 and chain.get_transaction_location(a_tx.hash)[0].hash == a2.hash
+    assert chain.get_canonical_hash(4) is None
+    chain.reorg(fork[2].hash)
+    again = Chain(store, poa_spec())
+    assert again.head == fork[2].header and again.get_canonical_hash(2) == fork[0].hash
+
+
+def test_a_reorg_never_drops_a_finalized_block() -> None:
+    chain = Chain(MemoryStore(), poa_spec())
+    b1 = chain.commit(chain.build([transfer(0)], timestamp=10)).header
+    b2 = chain.commit(chain.build([], timestamp=11)).header
+    chain.set_finalized(b2.hash)
+    side = chain.store_side(build_on(chain, b1, [], 30))
+    with pytest.raises(ValueError, match="would drop finalized block 2"):
+        chain.reorg(side.hash)
+    assert chain.head == b2
