@@ -88,7 +88,8 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         methods.update(FilterApi(node, eth_api).methods())
         methods.update(SubscriptionApi(node).methods())
         methods.update(TxPoolApi(node).methods())
-        methods.update(ChameleonApi(eth_api, config.spec.engine, driver.evidence if driver else None).methods())
+        methods.update(ChameleonApi(eth_api, config.spec.engine, driver.evidence if driver else None,
+                                    driver.engine if driver else None).methods())
         dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
             try:

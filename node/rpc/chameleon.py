@@ -6,7 +6,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 
 from consensus.block_data import BlockData, decode_evidence
-from consensus.engine import Seal
+from consensus.engine import ConsensusEngine, Seal
 from consensus.errors import ConsensusError
 from node.evidence_pool import EvidencePool, EvidenceRefused
 from node.rpc.encode import d, q
@@ -38,18 +38,47 @@ def encode_evidence(evidence) -> dict[str, Any]:
 
 
 class ChameleonApi:
-    def __init__(self, eth: EthApi, engine_name: str, evidence: EvidencePool | None = None) -> None:
+    def __init__(self, eth: EthApi, engine_name: str, evidence: EvidencePool | None = None,
+                 engine: ConsensusEngine | None = None) -> None:
         self.eth = eth
         self.chain = eth.chain
         self.engine_name = engine_name
         self.evidence = evidence
+        self.engine = engine
 
     def methods(self) -> dict[str, Any]:
         return {
+            "chameleon_consensus": self.chameleon_consensus,
             "chameleon_getBlockConsensus": self.chameleon_getBlockConsensus,
             "chameleon_submitEvidence": self.chameleon_submitEvidence,
             "debug_getRawHeader": self.debug_getRawHeader,
         }
+
+    async def chameleon_consensus(self) -> dict[str, Any]:
+        """Where consensus stands: engine, height and round being decided, validators, finality."""
+        chain = self.chain
+        head, finalized = chain.head, chain.finalized
+        out: dict[str, Any] = {
+            "engine": self.engine_name,
+            "head": {"number": q(head.number), "hash": d(head.hash)},
+            "finalized": {"number": q(finalized.number), "hash": d(finalized.hash)},
+            "height": q(head.number + 1),
+            "round": None,
+            "step": None,
+            "validators": [],
+            "validator": None,
+        }
+        engine = self.engine
+        if engine is None:
+            return out
+        out["validators"] = [{"address": to_checksum_address(v.address), "power": q(v.power)}
+                             for v in engine.validators]
+        if engine.signer is not None and engine.signer.address in engine.validators:
+            out["validator"] = to_checksum_address(engine.signer.address)
+        core = getattr(engine, "core", None)  # bft: the Tendermint core's height, round, step
+        if core is not None and getattr(core, "started", False):
+            out["height"], out["round"], out["step"] = q(core.height), q(core.round), core.step.name.lower()
+        return out
 
     async def debug_getRawHeader(self, block: Any = "latest") -> str:
         header = self.eth._header(parse_block_id(block, 0), 0)

@@ -67,6 +67,11 @@ def test_commits_ride_in_the_next_block_and_evidence_is_included_once(node_facto
         node.rpc("chameleon_submitEvidence", "0x0102")
     assert malformed.value.code == -32602
     wait_for(lambda: node.block_number() > number)  # still sealing
+    status = node.rpc("chameleon_consensus")
+    assert status["engine"] == "bft" and status["validator"].lower() == "0x" + SIGNER.address.hex()
+    assert status["validators"] == [{"address": status["validator"], "power": "0x1"}]
+    assert int(status["height"], 16) >= int(status["head"]["number"], 16) + 1
+    assert status["step"] in ("propose", "prevote", "precommit")
     assert "Traceback" not in node.stderr_text()
 
 
@@ -76,4 +81,6 @@ def test_a_dev_chain_has_no_evidence_pool(node_factory):
         node.rpc("chameleon_submitEvidence", "0x00")
     proof = node.rpc("chameleon_getBlockConsensus", "latest")
     assert proof["engine"] == "dev" and proof["seal"] is None and proof["final"] is True
+    status = node.rpc("chameleon_consensus")
+    assert status["engine"] == "dev" and status["validators"] == [] and status["head"] == status["finalized"]
     assert json.dumps(proof)
