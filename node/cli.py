@@ -12,13 +12,20 @@ from node import __version__
 DEFAULT_HOME = Path(os.environ.get("CHAMELEON_HOME", Path.home() / ".chameleon"))
 
 
-def _add_node_options(parser: argparse.ArgumentParser, *, default_port: int = 8545) -> None:
+def _add_node_options(parser: argparse.ArgumentParser, *, default_port: int = 8545, config_file: bool = False) -> None:
+    """``config_file``: the datadir's config.toml may set host, port and metrics port (flags win)."""
+    def default(value: object) -> str:
+        return f"from config.toml, else {value}" if config_file else str(value)
+
     rpc = parser.add_argument_group("JSON-RPC")
-    rpc.add_argument("--host", default="127.0.0.1", help="address the JSON-RPC server listens on (default: %(default)s)")
-    rpc.add_argument("-p", "--port", type=int, default=default_port, help="JSON-RPC port, HTTP and WebSocket (default: %(default)s)")
+    rpc.add_argument("--host", default=None if config_file else "127.0.0.1",
+                     help=f"address the JSON-RPC server listens on (default: {default('127.0.0.1')})")
+    rpc.add_argument("-p", "--port", "--rpc-port", dest="port", type=int, default=None if config_file else default_port,
+                     help=f"JSON-RPC port, HTTP and WebSocket (default: {default(default_port)})")
     rpc.add_argument("--rpc-max-request-size", type=int, default=5 * 1024 * 1024, metavar="BYTES", help="largest request body accepted (default: %(default)s)")
     obs = parser.add_argument_group("logging and metrics")
-    obs.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help="serve Prometheus metrics on this port (default: off)")
+    obs.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                     help=f"serve Prometheus metrics on this port (default: {default('off')})")
     obs.add_argument("--log-format", choices=("auto", "console", "plain", "json"), default="auto", help="log format (default: %(default)s: colours on a terminal)")
     obs.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)")
     pool = parser.add_argument_group("transaction pool")
@@ -53,14 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="Run a node from a chain spec",
-        description="Run a node for the chain described by a chain spec JSON file (see genesis/schema.json).",
+        description="Run a node for the chain described by a chain spec JSON file (see genesis/schema.json). "
+        "A datadir holding a config.toml (as 'chameleon devnet init' writes) supplies the chain spec, keys and "
+        "ports; flags given here win over it.",
     )
-    run.add_argument("--chain", type=Path, required=True, metavar="SPEC.json", help="chain spec file")
+    run.add_argument("--chain", type=Path, default=None, metavar="SPEC.json",
+                     help="chain spec file (default: from DATADIR/config.toml)")
     run.add_argument("--datadir", type=Path, default=None, help=f"data directory (default: {DEFAULT_HOME}/<chain name>)")
     run.add_argument("--validator-key", type=Path, default=None, metavar="KEYFILE",
                      help="sign blocks and votes with this key (a hex private key file, or a v3 keystore with --password-file)")
     run.add_argument("--password-file", type=Path, default=None, metavar="FILE", help="password of a keystore --validator-key")
-    _add_node_options(run)
+    _add_node_options(run, config_file=True)
     run.set_defaults(func=cmd_run)
 
     from consensus.sim.cli import add_simulate_parser
@@ -115,9 +125,23 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from node.config_file import ConfigFileError, FileConfig, load_config_file
     from runtime.chainspec import load_chain_spec
     from runtime.errors import InvalidChainSpec
 
+    try:
+        file = (load_config_file(args.datadir) if args.datadir is not None else None) or FileConfig()
+    except ConfigFileError as exc:
+        return _fatal(str(exc))
+    args.chain = args.chain or file.chain
+    if args.chain is None:
+        return _fatal("no chain spec: give --chain SPEC.json, or a --datadir whose config.toml names one")
+    args.host = args.host or file.rpc_host or "127.0.0.1"
+    args.port = args.port if args.port is not None else file.rpc_port if file.rpc_port is not None else 8545
+    if args.metrics_port is None:
+        args.metrics_port = file.metrics_port
+    if args.validator_key is None:
+        args.validator_key, args.password_file = file.validator_key, args.password_file or file.password_file
     try:
         spec = load_chain_spec(args.chain)
     except InvalidChainSpec as exc:
