@@ -10,7 +10,7 @@ and ``Evidence``. Once a block is on the chain, what it carries can never change
   the blocks alone, whatever seal a node happened to store beside each. ``poa`` proves
   finality with finality votes instead and carries none.
 - ``evidence``: misbehaviour any node can verify (``DoubleSign``, ``DoubleSeal``,
-  ``DoubleFinalityVote``, ...), at most ``MAX_EVIDENCE_PER_BLOCK``, each included once in
+  ``DoubleFinalityVote``, ``SurroundVote``), at most ``MAX_EVIDENCE_PER_BLOCK``, each included once in
   a chain (the node keeps an index), so the PoS pallet can slash on it.
 
 Encoding: empty bytes when there is nothing to carry (the block then has ordinary
@@ -26,7 +26,14 @@ import rlp
 from consensus.engine import ConsensusEngine, Seal
 from consensus.errors import ConsensusError, InvalidEvidence, MalformedMessage, OversizedMessage
 from consensus.evidence import KIND_DOUBLE_SIGN, DoubleSign, Evidence
-from consensus.poa.evidence import KIND_DOUBLE_FINALITY_VOTE, KIND_DOUBLE_SEAL, DoubleFinalityVote, DoubleSeal
+from consensus.poa.evidence import (
+    KIND_DOUBLE_FINALITY_VOTE,
+    KIND_DOUBLE_SEAL,
+    KIND_SURROUND_VOTE,
+    DoubleFinalityVote,
+    DoubleSeal,
+    SurroundVote,
+)
 from consensus.types import ValidatorSet
 from runtime.primitives.header import Header
 
@@ -38,6 +45,7 @@ EVIDENCE_DECODERS: dict[int, Callable[[bytes], Evidence]] = {
     KIND_DOUBLE_SIGN: DoubleSign.decode,
     KIND_DOUBLE_SEAL: DoubleSeal.decode,
     KIND_DOUBLE_FINALITY_VOTE: DoubleFinalityVote.decode,
+    KIND_SURROUND_VOTE: SurroundVote.decode,
 }
 
 

@@ -1,33 +1,77 @@
-"""Aura-style proof of authority with GRANDPA-like finality votes, as a sans-IO core.
+"""Aura-style proof of authority with Casper-FFG finality votes, as a sans-IO core.
 
 **Slots.** Time is cut into slots of ``slot_duration`` seconds: ``slot = timestamp //
 slot_duration``. The authorities, in address order (as ``ValidatorSet`` iterates them,
 whatever order the spec lists them), take slots in turn: ``author = authorities[slot mod
 n]``. A header is valid only if sealed by its slot's author, in a slot after its parent's.
 
-**Fork choice.** The longest chain that contains the finalized head; ties go to the lower
-block hash (``choose_head``).
+**Finality (Casper FFG, every block number a checkpoint).** A finality vote is a link
+``FinalityVote(source_number, source_hash, target_number, target_hash)`` from a justified
+block to a descendant. The finalized root (genesis on first start) is justified; a block T
+is justified when more than 2/3 of the authorities signed one link S→T with S justified;
+a justified S is final when more than 2/3 signed a link S→C to a child C of S, and a final
+block's ancestors are final (``consensus.poa.finality``). A link whose source lies below
+this node's root counts as from a justified source when its target descends from the root:
+honest authorities sign only justified sources, and so a proof from a peer that finalized
+in other steps (or from before a restart) still links up with the root.
 
-**Finality votes.** Each authority signs ``FinalityVote(number, block_hash)`` for the
-blocks of its best chain as it imports them; a block with votes from more than 2/3 of the
-authorities is final, and so are its ancestors. An honest authority votes at strictly
-increasing numbers, and only for blocks that extend its previous vote — unless a final
-block conflicting with that vote is known (then its old vote can never be final, and
-voting on is safe). Hence two conflicting blocks can both be final only if more than 1/3
-of the authorities signed conflicting votes, which ``DoubleFinalityVote`` or the
-extension rule exposes. Known limit (no rounds, unlike GRANDPA): if votes split across
-two forks with neither side above 2/3, finality stalls until an authority set change;
-blocks are still produced. See the module ``consensus.poa`` for the driver contract.
+**Honest voting.** When the head moves to a block above its last target, an authority
+votes with source = the highest justified block it knows (the head's chain holds it, by
+fork choice) and target = the head. Its sources never go down and its targets always go
+up, so it never signs two links with one target number (a *double vote*) nor a link that
+surrounds another of its own (s1 < s2 < t2 < t1, a *surround vote*). ``PoaSignState``
+persists the last sealed slot and the last source and target numbers; a restarted
+authority that knows no justified block at or above its last source (it knows its root
+only) waits until it learns one, else it could surround its own earlier vote.
 
-**Never sign twice.** ``PoaSignState`` records the last sealed slot and the last vote;
-the core refuses to seal a slot at or before the last sealed one, or to vote at a number
-at or below the last voted one, and emits ``PersistSignState`` before the effect carrying
-what it signed. A core restarted from the persisted state therefore never double-signs.
+**Fork choice.** The longest chain containing the highest justified block (which contains
+the finalized root); ties go to the lower block hash (``choose_head``). Blocks are
+authored on it.
+
+**Safety (accountable).** Two conflicting final blocks imply that more than 1/3 of the
+authorities signed a double or a surround vote (``DoubleFinalityVote``, ``SurroundVote``;
+any node can check them). Say A (number a) and B (number b ≥ a) are final and conflict.
+A has >2/3 on a link into it and on the link a→a+1. Walk B's justification chain down from
+B: each step is a link with >2/3 behind it, and the walk ends below a (at the root it
+started from). So some link of it targets number a or a+1 — a block other than A or A's
+child: two quorums share more than 1/3 of the authorities, who double voted — or jumps
+over both (source < a < a+1 < target): those who signed it and A's finalizing link
+surrounded. Where the walk stops early at a source counted only because it lies below a
+node's root R (above a), R is final, on B's chain, and conflicts with A: the pair (A, R)
+was final earlier, and the argument applies to it.
+
+**Liveness.** Honest votes split across two forks at one number justify neither, and
+nothing binds a voter to its fork: when the next block comes on the fork-choice head, every
+authority votes again at that higher target, from the same justified source. The same link
+from more than 2/3 justifies it, and the next block's link (from it to its child)
+finalizes it. An equivocating author (two blocks in its slot) splits one target only.
+Voters must agree on the source too, so justifications must reach everyone: a byzantine
+authority may show its votes to some nodes only. A node whose finality stalls gossips
+``get_justification()``, and a peer takes it (or a proof) as a whole
+(``JustificationReceived``): there an equivocator's other vote still counts toward a link
+with more than 2/3 inside it, though one by one only its first vote per target counts.
+With blocks every slot, a block is final about one slot after it is sealed (its child's
+link finalizes it).
+
+**Proofs.** ``Finalized(number, block_hash, votes)`` carries the votes of the supermajority
+links from the previously finalized root up to the block, then of the finalizing link to
+its child, in target order; ``validate_finality_proof`` checks them without the core.
+
+**Never sign twice.** The core refuses to seal a slot at or before the last sealed one,
+or to vote against its persisted sign state, and emits ``PersistSignState`` before the
+effect carrying what it signed. Memory is bounded: blocks, justifications and votes below
+the finalized root are forgotten, votes more than ``MAX_VOTE_LOOKAHEAD`` above it are
+refused, one vote per authority and target number is held (a second one is evidence),
+and an equivocator's other votes are kept only for links that more than 2/3 signed (which
+takes honest votes). Bad votes (bad signature, unknown authority, malformed, target not
+above source, contradicting the blocks held, too far ahead) raise ``ConsensusError``.
+See the module ``consensus.poa`` for the driver contract.
 
 Time enters only through ``Tick(now_ms)``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -49,7 +93,8 @@ from consensus.engine import (
 )
 from consensus.errors import ConsensusError, MalformedMessage
 from consensus.keys import Signer
-from consensus.poa.evidence import DoubleFinalityVote, DoubleSeal
+from consensus.poa.evidence import DoubleFinalityVote, DoubleSeal, SurroundVote
+from consensus.poa.finality import MAX_PROOF_LINKS, Link, compute_ancestor_hash, compute_links
 from consensus.poa.messages import FinalityVote, SlotSeal, validate_finality_vote
 from consensus.types import Validator, ValidatorSet
 from runtime.errors import InvalidChainSpec
@@ -59,7 +104,7 @@ log = structlog.get_logger(__name__)
 
 ENGINE_NAME = "poa"
 DEFAULT_SLOT_DURATION_S = 2
-MAX_VOTE_LOOKAHEAD = 1024  # votes further above the finalized head are dropped (bounded memory)
+MAX_VOTE_LOOKAHEAD = 1024  # votes with a target further above the finalized root are refused (bounded memory)
 
 
 class WrongAuthor(InvalidSeal):
@@ -106,31 +151,19 @@ def seal_header(header: Header, signer: Signer, *, chain_id: int, validators: Va
     return Seal(ENGINE_NAME, vsh, slot, ((signer.address, signed.signature),))
 
 
-def compute_ancestor_hash(header: Header, number: int, headers: Mapping[bytes, Header]) -> bytes | None:
-    """The hash of ``header``'s ancestor at ``number`` (itself at its own), None if not in ``headers``."""
-    if number > header.number:
-        return None
-    current = header
-    while current.number > number:
-        parent = headers.get(current.parent_hash)
-        if parent is None:
-            return None
-        current = parent
-    return current.hash
+def choose_head(candidates: Iterable[Header], justified: Header, *, headers: Mapping[bytes, Header]) -> Header:
+    """The longest candidate chain containing ``justified``; ties go to the lower hash.
 
-
-def choose_head(candidates: Iterable[Header], finalized: Header, *, headers: Mapping[bytes, Header]) -> Header:
-    """The longest candidate chain containing ``finalized``; ties go to the lower hash.
-
-    ``headers`` resolves parents (it must hold every block between a candidate and the
-    finalized head). Returns ``finalized`` when no candidate extends it.
+    ``justified`` is the highest justified block (which descends from the finalized root).
+    ``headers`` resolves parents (it must hold every block between a candidate and
+    ``justified``). Returns ``justified`` when no candidate extends it.
     """
     for candidate in sorted(candidates, key=lambda h: (-h.number, h.hash)):
-        if candidate.number < finalized.number:
+        if candidate.number < justified.number:
             break
-        if compute_ancestor_hash(candidate, finalized.number, headers) == finalized.hash:
+        if compute_ancestor_hash(candidate, justified.number, headers) == justified.hash:
             return candidate
-    return finalized
+    return justified
 
 
 # --- sign state ------------------------------------------------------------------------
@@ -138,22 +171,36 @@ def choose_head(candidates: Iterable[Header], finalized: Header, *, headers: Map
 
 @dataclass(frozen=True, slots=True)
 class PoaSignState:
-    """What this authority last signed: the last sealed slot and its last finality vote."""
+    """What this authority last signed: its last sealed slot and its last finality link.
+
+    ``last_target_hash`` is kept for diagnostics; the guard needs the numbers only.
+    """
 
     last_sealed_slot: int = -1
-    last_vote_number: int = -1
-    last_vote_hash: bytes = b""
+    last_target_number: int = -1
+    last_target_hash: bytes = b""
+    last_source_number: int = -1
 
     def encode(self) -> bytes:
-        return rlp.encode([self.last_sealed_slot + 1, self.last_vote_number + 1, self.last_vote_hash])
+        return rlp.encode([self.last_sealed_slot + 1, self.last_target_number + 1, self.last_target_hash,
+                           self.last_source_number + 1])
 
     @classmethod
     def decode(cls, data: bytes) -> PoaSignState:
-        """Raises: MalformedMessage."""
+        """The state from ``encode``; a pre-FFG state (3 items: slot, voted number, hash) reads
+        as a last target with no source (its votes were of another kind: nothing to surround).
+
+        Raises: MalformedMessage.
+        """
         try:
-            slot, number, block_hash = rlp.decode(data)
-            return cls(big_endian_int.deserialize(slot) - 1, big_endian_int.deserialize(number) - 1,
-                       bytes(block_hash))
+            items = rlp.decode(data)
+            if len(items) == 3:
+                items = [*items, b""]
+            slot, target, target_hash, source = items
+            if not isinstance(target_hash, bytes):
+                raise ValueError
+            return cls(big_endian_int.deserialize(slot) - 1, big_endian_int.deserialize(target) - 1,
+                       bytes(target_hash), big_endian_int.deserialize(source) - 1)
         except Exception:
             raise MalformedMessage("not a poa sign state") from None
 
@@ -180,7 +227,19 @@ class FinalityVoteReceived:
     vote: FinalityVote
 
 
-Event = Union[Start, Tick, BlockImported, BlockReady, FinalityVoteReceived]
+@dataclass(frozen=True, slots=True)
+class JustificationReceived:
+    """Votes a peer sent as a whole: a ``Finalized`` proof, or its ``get_justification()``.
+
+    Taken as a unit: a vote that doubles or surrounds one already held (an equivocator's
+    other vote) still counts toward a link that has more than 2/3 within the unit, so a node
+    that saw the equivocator's first vote can still follow the peer's finality.
+    """
+
+    votes: tuple[FinalityVote, ...]
+
+
+Event = Union[Start, Tick, BlockImported, BlockReady, FinalityVoteReceived, JustificationReceived]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +267,7 @@ Effect = Union[ProposeBlock, Sealed, Broadcast, PersistSignState, ReportEvidence
 
 
 class PoaCore(ConsensusEngine):
-    """One node's PoA engine: slot authoring, block tree, fork choice and finality votes."""
+    """One node's PoA engine: slot authoring, block tree, fork choice and FFG finality votes."""
 
     name = ENGINE_NAME
 
@@ -221,14 +280,18 @@ class PoaCore(ConsensusEngine):
         self.authorities: tuple[bytes, ...] = tuple(v.address for v in self.validators)
         self.slot_duration = slot_duration
         self._sign_state = sign_state or PoaSignState()
-        self._root: Header | None = None  # the finalized head
-        self._headers: dict[bytes, Header] = {}
+        self._root: Header | None = None  # the finalized root
+        self._headers: dict[bytes, Header] = {}  # the root and its descendants
         self._seals: dict[bytes, Seal] = {}
-        self._dead_vote = False  # our last vote was pruned as conflicting with a final block
         self._slot_seals: dict[tuple[bytes, int], SlotSeal] = {}
-        self._votes: dict[tuple[int, bytes], dict[bytes, FinalityVote]] = {}
-        self._vote_by: dict[tuple[bytes, int], FinalityVote] = {}
+        # Justified blocks (the root and descendants) -> the first link that justified them (None: the root).
+        self._justified: dict[bytes, Link | None] = {}
+        self._links: dict[Link, dict[bytes, FinalityVote]] = {}  # link -> validator -> vote
+        self._links_from: dict[bytes, set[Link]] = {}  # source hash -> links (checked when it is justified)
+        self._links_to: dict[bytes, set[Link]] = {}  # target hash -> links (checked when the block comes)
+        self._held: dict[bytes, dict[int, FinalityVote]] = {}  # validator -> target number -> first vote
         self._reported: set[bytes] = set()
+        self._head: Header | None = None  # fork choice, cached until a block or a justification changes it
         self._tick_slot = -1
         self._effects: list[Any] = []
 
@@ -267,16 +330,46 @@ class PoaCore(ConsensusEngine):
         return self.signer is not None and self.signer.address in self.validators
 
     def get_head(self) -> Header:
-        """The head by fork choice (the finalized head before any block is imported)."""
+        """The head by fork choice (the finalized root before any block is imported)."""
         if self._root is None:
             raise ConsensusError("engine not started")
-        return choose_head(self._headers.values(), self._root, headers=self._headers)
+        if self._head is None:
+            self._head = choose_head(self._headers.values(), self.get_justified(), headers=self._headers)
+        return self._head
+
+    def get_justified(self) -> Header:
+        """The highest justified block this node knows (ties: the lower hash); the root at least."""
+        if self._root is None:
+            raise ConsensusError("engine not started")
+        best = self._root
+        for block_hash in self._justified:
+            header = self._headers[block_hash]
+            if (header.number, best.hash) > (best.number, header.hash):
+                best = header
+        return best
+
+    def is_justified(self, block_hash: bytes) -> bool:
+        return block_hash in self._justified
 
     def get_header(self, block_hash: bytes) -> Header | None:
         return self._headers.get(block_hash)
 
-    def get_votes(self, number: int, block_hash: bytes) -> tuple[FinalityVote, ...]:
-        return tuple(sorted(self._votes.get((number, block_hash), {}).values(), key=lambda v: v.validator))
+    def get_justification(self, block_hash: bytes | None = None) -> tuple[FinalityVote, ...]:
+        """The votes of the links that justify ``block_hash`` (default: the highest justified block),
+        from the finalized root up; () for the root or a block not justified.
+
+        A node whose finality stalls gossips it again: a byzantine authority can show its votes
+        to some nodes only, and then only they know the block is justified.
+        """
+        if block_hash is None:
+            block_hash = self.get_justified().hash
+        if block_hash not in self._justified:
+            return ()
+        return tuple(v for link in self._compute_chain(block_hash) for v in self.get_link_votes(link))
+
+    def get_link_votes(self, link: Link) -> tuple[FinalityVote, ...]:
+        """The votes held for ``(source_number, source_hash, target_number, target_hash)``, by validator."""
+        return tuple(sorted(self._links.get(link, {}).values(), key=lambda v: v.validator))
 
     def compute_slot_author(self, slot: int) -> bytes:
         return compute_slot_author(slot, self.authorities)
@@ -337,6 +430,8 @@ class PoaCore(ConsensusEngine):
             self._on_block_imported(event.header, event.seal)
         elif isinstance(event, FinalityVoteReceived):
             self._on_vote(event.vote)
+        elif isinstance(event, JustificationReceived):
+            self._on_justification(event.votes)
         elif isinstance(event, BlockReady):
             self._on_block_ready(event.header)
         else:
@@ -349,6 +444,8 @@ class PoaCore(ConsensusEngine):
             return
         self._root = finalized
         self._headers = {finalized.hash: finalized}
+        self._justified = {finalized.hash: None}
+        self._head = None
         self.finalized_number = finalized.number
         self.finalized_hash = finalized.hash
 
@@ -382,7 +479,7 @@ class PoaCore(ConsensusEngine):
         seal = seal_header(header, self.signer, chain_id=self.chain_id, validators=self.validators,
                            slot_duration=self.slot_duration)
         self.validate_header(header, parent, seal)  # our own block obeys the rules, or is not sealed
-        self._sign_state = PoaSignState(slot, self._sign_state.last_vote_number, self._sign_state.last_vote_hash)
+        self._sign_state = dataclasses.replace(self._sign_state, last_sealed_slot=slot)
         self._effects.append(PersistSignState(self._sign_state))
         self._effects.append(Sealed(header, seal))
 
@@ -391,7 +488,7 @@ class PoaCore(ConsensusEngine):
             return
         parent = self._headers.get(header.parent_hash)
         if parent is None:
-            raise ConsensusError("block on an unknown parent, or on a fork below the finalized head")
+            raise ConsensusError("block on an unknown parent, or on a fork below the finalized root")
         self.validate_header(header, parent, seal)
         assert seal is not None
         signed = compute_slot_seal(header, seal)
@@ -403,117 +500,228 @@ class PoaCore(ConsensusEngine):
             self._report(DoubleSeal.from_seals(first, signed))
         self._headers[header.hash] = header
         self._seals[header.hash] = seal
-        self._try_finalize(header.number, header.hash)
-        self._vote_best_chain()
+        self._head = None
+        self._apply_links(self._links_to.get(header.hash, ()))
+        self._vote()
 
     def _on_vote(self, vote: FinalityVote) -> None:
+        if self._is_held(vote):
+            return  # a repeat of a vote that counts already (gossip re-sends them)
+        self._validate_vote(vote)
+        if self._accept_vote(vote) and self._apply_links((vote.link,)):
+            self._vote()
+
+    def _on_justification(self, votes: tuple[FinalityVote, ...]) -> None:
+        if not isinstance(votes, tuple) or len(votes) > len(self.validators) * MAX_PROOF_LINKS:
+            raise ConsensusError(f"a justification holds at most {len(self.validators) * MAX_PROOF_LINKS} votes")
+        for vote in votes:
+            if not self._is_held(vote):
+                self._validate_vote(vote)  # all or nothing: a bad vote drops the whole justification
+        assert self._root is not None
+        supported = {link for link, voters in compute_links(votes).items()
+                     if link[2] > self._root.number and self.validators.has_quorum(len(voters))}
+        links = []
+        for vote in votes:
+            if self._accept_vote(vote):
+                links.append(vote.link)
+            elif vote.link in supported and vote.validator not in self._links.get(vote.link, {}):
+                # An equivocator's other vote: it counts toward a link that has a quorum on its
+                # own (that takes honest votes, so these stay few), but it is not held as its vote.
+                self._add_link_vote(vote)
+                links.append(vote.link)
+        if self._apply_links(dict.fromkeys(links)):
+            self._vote()
+
+    def _is_held(self, vote: FinalityVote) -> bool:
+        """This very vote (signature included) counts already: it was validated then."""
+        try:
+            return self._links.get(vote.link, {}).get(vote.validator) == vote
+        except (AttributeError, TypeError):
+            return False  # not a vote, or unhashable fields: validation says why
+
+    def _validate_vote(self, vote: FinalityVote) -> None:
+        """Raises: ConsensusError (a bad vote, too far ahead, or contradicting the blocks held)."""
         validate_finality_vote(vote, chain_id=self.chain_id, validators=self.validators)
-        if vote.number <= self.finalized_number:
-            return  # stale
-        if vote.number > self.finalized_number + MAX_VOTE_LOOKAHEAD:
-            raise ConsensusError(f"finality vote for {vote.number}, more than {MAX_VOTE_LOOKAHEAD} "
-                                 f"above the finalized block {self.finalized_number}")
-        existing = self._vote_by.get((vote.validator, vote.number))
-        if existing is not None:
-            if existing.block_hash != vote.block_hash:
-                self._report(DoubleFinalityVote.from_votes(existing, vote))
-            return  # the first vote counts
+        root = self._root
+        assert root is not None
+        if vote.target_number > root.number + MAX_VOTE_LOOKAHEAD:
+            raise ConsensusError(f"finality vote for {vote.target_number}, more than {MAX_VOTE_LOOKAHEAD} "
+                                 f"above the finalized block {root.number}")
+        self._validate_against_blocks(vote)
+
+    def _accept_vote(self, vote: FinalityVote) -> bool:
+        """Hold a valid vote; False (evidence reported if it is some) when it doubles or surrounds
+        one held, repeats it, or is stale. The first vote of a validator at a target number counts."""
+        held = self._held.get(vote.validator, {})
+        first = held.get(vote.target_number)
+        if first is not None:
+            if first.is_double_vote(vote):
+                self._report(DoubleFinalityVote.from_votes(first, vote))
+            return False
+        for other in held.values():
+            if other.surrounds(vote) or vote.surrounds(other):
+                self._report(SurroundVote.from_votes(other, vote))
+                return False  # evidence, not a vote
+        assert self._root is not None
+        if vote.target_number <= self._root.number:
+            return False  # stale
         self._add_vote(vote)
-        if self._try_finalize(vote.number, vote.block_hash):
-            self._vote_best_chain()
+        return True
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _report(self, evidence: DoubleSeal | DoubleFinalityVote) -> None:
+    def _validate_against_blocks(self, vote: FinalityVote) -> None:
+        """A vote must agree with the blocks we hold: their numbers, and the source an ancestor of the target.
+
+        Raises:
+            MalformedMessage, ConsensusError: with the reason.
+        """
+        target = self._headers.get(vote.target_hash)
+        source = self._headers.get(vote.source_hash)
+        if target is not None and target.number != vote.target_number:
+            raise MalformedMessage(f"vote names block {target.number} as number {vote.target_number}")
+        if source is not None and source.number != vote.source_number:
+            raise MalformedMessage(f"vote names block {source.number} as number {vote.source_number}")
+        if (target is not None and source is not None
+                and compute_ancestor_hash(target, source.number, self._headers) != source.hash):
+            raise ConsensusError("finality vote whose source is not an ancestor of its target")
+
+    def _report(self, evidence: DoubleSeal | DoubleFinalityVote | SurroundVote) -> None:
         key = evidence.compute_hash()
         if key not in self._reported:
             self._reported.add(key)
-            log.warning("double_sign_detected", validator="0x" + evidence.validator.hex(), height=evidence.height)
+            log.warning("misbehaviour_detected", kind=type(evidence).__name__,
+                        validator="0x" + evidence.validator.hex(), height=evidence.height)
             self._effects.append(ReportEvidence(evidence))
 
     def _add_vote(self, vote: FinalityVote) -> None:
-        self._vote_by[(vote.validator, vote.number)] = vote
-        self._votes.setdefault((vote.number, vote.block_hash), {})[vote.validator] = vote
+        self._held.setdefault(vote.validator, {})[vote.target_number] = vote
+        self._add_link_vote(vote)
 
-    def _try_finalize(self, number: int, block_hash: bytes) -> bool:
-        votes = self._votes.get((number, block_hash))
-        if not votes or not self.validators.has_quorum(len(votes)) or number <= self.finalized_number:
-            return False
-        header = self._headers.get(block_hash)
-        if header is None:
-            return False  # votes before the block: finalize when it is imported
-        assert self._root is not None
-        if compute_ancestor_hash(header, self._root.number, self._headers) != self._root.hash:
-            # More than 1/3 of the authorities voted against finality: never follow it.
-            log.error("conflicting_finality", height=number, block="0x" + block_hash.hex())
-            return False
-        self._root = header
-        self._process_finalized(number, block_hash)
-        self._effects.append(Finalized(number, block_hash, self.get_votes(number, block_hash)))
-        log.info("finalized", height=number, block="0x" + block_hash.hex(), votes=len(votes))
-        self._prune()
-        return True
+    def _add_link_vote(self, vote: FinalityVote) -> None:
+        link = vote.link
+        self._links.setdefault(link, {})[vote.validator] = vote
+        self._links_from.setdefault(vote.source_hash, set()).add(link)
+        self._links_to.setdefault(vote.target_hash, set()).add(link)
 
-    def _prune(self) -> None:
-        """Forget forks of the finalized chain, blocks below it, and settled votes and seals."""
+    def _counted_target(self, link: Link) -> Header | None:
+        """The target of ``link`` when the link counts: >2/3 behind it, from a justified source
+        (or one below the root) to a block above the root that descends from that source."""
+        source_number, source_hash, target_number, target_hash = link
         root = self._root
         assert root is not None
-        self._headers = {h: hd for h, hd in self._headers.items()
-                         if hd.number >= root.number
-                         and compute_ancestor_hash(hd, root.number, self._headers) == root.hash}
+        votes = self._links.get(link)
+        if target_number <= root.number or not votes or not self.validators.has_quorum(len(votes)):
+            return None
+        target = self._headers.get(target_hash)
+        if target is None or target.number != target_number:
+            return None  # not here yet (counted when it is imported), or a vote that lies
+        if source_number < root.number:
+            return target  # below the root: see the module docstring
+        if source_hash not in self._justified:
+            return None  # counted when the source is justified
+        if compute_ancestor_hash(target, source_number, self._headers) != source_hash:
+            return None
+        return target
+
+    def _apply_links(self, links: Iterable[Link]) -> bool:
+        """Justify and finalize what ``links`` (and the links they unlock) prove; True if anything moved."""
+        work = list(links)
+        moved = False
+        while work:
+            link = work.pop()
+            target = self._counted_target(link)
+            if target is None:
+                continue
+            source_number, source_hash, target_number, target_hash = link
+            if target_hash not in self._justified:
+                self._justified[target_hash] = link
+                self._head = None
+                moved = True
+                work.extend(self._links_from.get(target_hash, ()))
+            assert self._root is not None
+            if target_number == source_number + 1 and source_number > self._root.number:
+                self._finalize(self._headers[source_hash], link)
+                moved = True
+        return moved
+
+    def _compute_chain(self, block_hash: bytes) -> list[Link]:
+        """The links that justified ``block_hash``, from the one out of the root (or below it) up."""
+        assert self._root is not None
+        chain: list[Link] = []
+        via = self._justified[block_hash]
+        while via is not None:
+            chain.append(via)
+            if via[0] <= self._root.number:
+                break  # the root, or a source below it
+            via = self._justified[via[1]]
+        chain.reverse()
+        return chain
+
+    def _compute_proof(self, finalized: Header, link: Link) -> tuple[FinalityVote, ...]:
+        """The votes of the links from the root up to ``finalized``, then of ``link`` (to its child)."""
+        return tuple(v for each in [*self._compute_chain(finalized.hash), link] for v in self.get_link_votes(each))
+
+    def _finalize(self, header: Header, link: Link) -> None:
+        proof = self._compute_proof(header, link)
+        self._root = header
+        self._process_finalized(header.number, header.hash)
+        self._effects.append(Finalized(header.number, header.hash, proof))
+        log.info("finalized", height=header.number, block="0x" + header.hash.hex(), votes=len(proof))
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget forks of the finalized root, blocks below it, and settled links, votes and seals."""
+        root = self._root
+        assert root is not None
+        before = self._headers
+        self._headers = {h: hd for h, hd in before.items()
+                         if hd.number >= root.number and compute_ancestor_hash(hd, root.number, before) == root.hash}
         self._seals = {h: s for h, s in self._seals.items() if h in self._headers}
-        last = self._sign_state
-        if last.last_vote_number > root.number and last.last_vote_hash not in self._headers:
-            self._dead_vote = True
-        self._votes = {k: v for k, v in self._votes.items() if k[0] > root.number}
-        self._vote_by = {k: v for k, v in self._vote_by.items() if k[1] > root.number}
+        self._justified = {h: via for h, via in self._justified.items() if h in self._headers}
+        # A link to a pruned fork can never count; one to a block not seen yet may, later.
+        self._links = {k: v for k, v in self._links.items()
+                       if k[2] > root.number and (k[3] in self._headers or k[3] not in before)}
+        self._links_from, self._links_to = {}, {}
+        for link in self._links:
+            self._links_from.setdefault(link[1], set()).add(link)
+            self._links_to.setdefault(link[3], set()).add(link)
+        self._held = {v: kept for v, votes in self._held.items()
+                      if (kept := {t: vote for t, vote in votes.items() if t > root.number})}
+        self._head = None
         root_slot = compute_slot(root.timestamp, self.slot_duration)
         self._slot_seals = {k: v for k, v in self._slot_seals.items() if k[1] >= root_slot}
 
-    def _may_vote_on(self, header: Header) -> bool:
-        """The extension rule: ``header`` extends our last vote, or that vote conflicts with finality."""
-        state = self._sign_state
-        if state.last_vote_number < 0:
-            return True
-        if state.last_vote_number <= self.finalized_number:
-            # Our last vote is on the finalized chain or conflicts with it: either way safe.
-            return True
-        if state.last_vote_hash not in self._headers:
-            # Pruned as a fork of a final block: it can never be final, so voting on is safe.
-            # Unknown for another reason (a restart that did not re-import it): stay put.
-            return self._dead_vote
-        return compute_ancestor_hash(header, state.last_vote_number, self._headers) == state.last_vote_hash
-
-    def _vote_best_chain(self) -> None:
-        """Vote for each block of the best chain above our last vote (and the finalized head)."""
+    def _vote(self) -> None:
+        """Vote source → head while the head is above our last target (see the module docstring)."""
         if not self.is_authority:
             return
         assert self.signer is not None
-        head = self.get_head()
-        floor = max(self._sign_state.last_vote_number, self.finalized_number)
-        if head.number <= floor or not self._may_vote_on(head):
-            return
-        chain: list[Header] = []
-        current = head
-        while current.number > floor:
-            chain.append(current)
-            current = self._headers[current.parent_hash]
-        chain.reverse()
-        votes = [FinalityVote(h.number, h.hash, self.signer.address).sign(self.signer, self.chain_id) for h in chain]
-        last = votes[-1]
-        self._sign_state = PoaSignState(self._sign_state.last_sealed_slot, last.number, last.block_hash)
-        self._dead_vote = False
-        self._effects.append(PersistSignState(self._sign_state))
-        for vote in votes:
+        while True:
+            state = self._sign_state
+            head = self.get_head()
+            if head.number <= state.last_target_number:
+                return
+            source = self.get_justified()
+            if source.number >= head.number:
+                return
+            if source.number < state.last_source_number:
+                # A restart forgot the justification of our last source: voting from a lower
+                # one could surround our own earlier vote. Wait until we learn more.
+                log.debug("vote_waits_for_justification", source=source.number,
+                          last_source=state.last_source_number)
+                return
+            vote = FinalityVote(source.number, source.hash, head.number, head.hash,
+                                self.signer.address).sign(self.signer, self.chain_id)
+            self._sign_state = PoaSignState(state.last_sealed_slot, head.number, head.hash, source.number)
+            self._effects.append(PersistSignState(self._sign_state))
             self._effects.append(Broadcast(vote))
-        for vote in votes:
-            if (vote.validator, vote.number) not in self._vote_by:
-                self._add_vote(vote)
-                self._try_finalize(vote.number, vote.block_hash)
+            self._add_vote(vote)
+            self._apply_links((vote.link,))
 
 
 __all__ = [
-    "BlockReady", "Effect", "Event", "FinalityVoteReceived", "PoaCore", "PoaSignState", "ProposeBlock",
-    "Sealed", "Start", "WrongAuthor", "WrongSlot", "choose_head", "compute_ancestor_hash", "compute_slot",
-    "compute_slot_author", "compute_slot_seal", "seal_header",
+    "BlockReady", "Effect", "Event", "FinalityVoteReceived", "JustificationReceived", "PoaCore", "PoaSignState",
+    "ProposeBlock", "Sealed", "Start", "WrongAuthor", "WrongSlot", "choose_head", "compute_ancestor_hash",
+    "compute_slot", "compute_slot_author", "compute_slot_seal", "seal_header",
 ]

@@ -1,8 +1,11 @@
 """What a PoA authority signs: the seal of a header in its slot, and finality votes.
 
 Sign bytes are ``rlp([DOMAIN, chain_id, kind, fields...])``; the domain (distinct from the
-Tendermint messages') and the chain id keep a signature from being replayed on another
-chain or as another kind of message. Both commit to the block hash.
+Tendermint messages'), the kind and the chain id keep a signature from being replayed on
+another chain or as another kind of message. A seal commits to its block hash; a finality
+vote is a Casper-FFG link and commits to both its source and its target block (number and
+hash). Kind 2 was the pre-FFG vote ``(number, block_hash)``; it is never reused, so no
+signature of the old kind reads as a link.
 """
 from __future__ import annotations
 
@@ -18,10 +21,10 @@ from consensus.types import ADDRESS_SIZE, ValidatorSet
 
 DOMAIN = b"chameleon/poa/v1"
 KIND_SEAL = 1
-KIND_FINALITY_VOTE = 2
+KIND_FINALITY_VOTE = 3  # 2 was the pre-FFG (number, block_hash) vote: retired, never reused
 HASH_SIZE = 32
 MAX_NUMBER = 2**63 - 1
-MAX_VOTE_BYTES = 256  # a signed vote is ~130 bytes
+MAX_VOTE_BYTES = 256  # a signed vote is ~180 bytes
 
 
 def _int(item: object, name: str) -> int:
@@ -81,15 +84,27 @@ class SlotSeal:
 
 @dataclass(frozen=True, slots=True, order=True)
 class FinalityVote:
-    """⟨FINALITY_VOTE, number, block_hash⟩ signed by an authority that imported the block."""
+    """⟨FINALITY_VOTE, source_number, source_hash, target_number, target_hash⟩ signed by an authority.
 
-    number: int
-    block_hash: bytes
+    A Casper-FFG link: the source is a block the authority knows to be justified, the target
+    a descendant of it (``source_number < target_number``).
+    """
+
+    source_number: int
+    source_hash: bytes
+    target_number: int
+    target_hash: bytes
     validator: bytes
     signature: bytes = b""
 
+    @property
+    def link(self) -> tuple[int, bytes, int, bytes]:
+        """``(source_number, source_hash, target_number, target_hash)``: what the votes of one link share."""
+        return (self.source_number, self.source_hash, self.target_number, self.target_hash)
+
     def sign_bytes(self, chain_id: int) -> bytes:
-        return rlp.encode([DOMAIN, chain_id, KIND_FINALITY_VOTE, self.number, self.block_hash, self.validator])
+        return rlp.encode([DOMAIN, chain_id, KIND_FINALITY_VOTE, self.source_number, self.source_hash,
+                           self.target_number, self.target_hash, self.validator])
 
     def sign(self, signer: Signer, chain_id: int) -> FinalityVote:
         if signer.address != self.validator:
@@ -100,21 +115,28 @@ class FinalityVote:
         """Raises: InvalidSignature."""
         return verify(self.sign_bytes(chain_id), self.signature)
 
-    def conflicts_with(self, other: FinalityVote) -> bool:
-        """Same validator and number, another block."""
-        return (self.validator == other.validator and self.number == other.number
-                and self.block_hash != other.block_hash)
+    def is_double_vote(self, other: FinalityVote) -> bool:
+        """Same validator and target number, another link (Casper's first slashing condition)."""
+        return (self.validator == other.validator and self.target_number == other.target_number
+                and self.link != other.link)
+
+    def surrounds(self, other: FinalityVote) -> bool:
+        """Same validator, and ``other`` lies strictly inside this vote: s1 < s2 < t2 < t1 (the second)."""
+        return (self.validator == other.validator and self.source_number < other.source_number
+                and other.target_number < self.target_number)
 
     def encode(self) -> bytes:
-        return rlp.encode([KIND_FINALITY_VOTE, self.number, self.block_hash, self.validator, self.signature])
+        return rlp.encode([KIND_FINALITY_VOTE, self.source_number, self.source_hash, self.target_number,
+                           self.target_hash, self.validator, self.signature])
 
     @classmethod
     def decode(cls, data: bytes) -> FinalityVote:
         """Raises: OversizedMessage, MalformedMessage."""
-        items = _decode_list(data, KIND_FINALITY_VOTE, 5)
-        if not all(isinstance(i, bytes) for i in items[2:]):
+        items = _decode_list(data, KIND_FINALITY_VOTE, 7)
+        if not all(isinstance(items[i], bytes) for i in (2, 4, 5, 6)):
             raise MalformedMessage("vote fields must be bytes")
-        return cls(_int(items[1], "number"), items[2], items[3], items[4])
+        return cls(_int(items[1], "source number"), items[2], _int(items[3], "target number"), items[4],
+                   items[5], items[6])
 
 
 def _decode_list(data: bytes, kind: int, length: int) -> list:
@@ -137,7 +159,7 @@ def validate_finality_vote(vote: FinalityVote, *, chain_id: int, validators: Val
     """
     if not isinstance(vote, FinalityVote):
         raise MalformedMessage("not a finality vote")
-    _check_common(vote.number, vote.block_hash, vote.validator, vote.signature)
+    _check_vote_shape(vote)
     if vote.validator not in validators:
         raise UnknownValidator(vote.validator)
     check_vote_signature(vote, chain_id=chain_id)
@@ -149,9 +171,20 @@ def check_vote_signature(vote: FinalityVote, *, chain_id: int) -> None:
     Raises:
         MalformedMessage, InvalidSignature.
     """
-    _check_common(vote.number, vote.block_hash, vote.validator, vote.signature)
+    _check_vote_shape(vote)
     if vote.recover_signer(chain_id) != vote.validator:
         raise InvalidSignature(f"finality vote is not signed by 0x{vote.validator.hex()}")
+
+
+def _check_vote_shape(vote: FinalityVote) -> None:
+    _check_common(vote.target_number, vote.target_hash, vote.validator, vote.signature)
+    if (not isinstance(vote.source_number, int) or isinstance(vote.source_number, bool)
+            or not 0 <= vote.source_number <= MAX_NUMBER):
+        raise MalformedMessage("source number out of range")
+    if not isinstance(vote.source_hash, bytes) or len(vote.source_hash) != HASH_SIZE:
+        raise MalformedMessage(f"source hash must be {HASH_SIZE} bytes")
+    if vote.source_number >= vote.target_number:
+        raise MalformedMessage(f"target {vote.target_number} is not above source {vote.source_number}")
 
 
 def validate_slot_seal(seal: SlotSeal, *, chain_id: int) -> None:

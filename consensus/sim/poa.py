@@ -1,4 +1,4 @@
-"""Run N Aura-style ``PoaCore``s over a ``SimNetwork`` and check safety and liveness as they go.
+"""Run N Aura-style ``PoaCore``s (Casper-FFG finality) over a ``SimNetwork``; check safety and liveness as they go.
 
 One ``PoaSimulation`` is one seed, with the same ``SimConfig``, ``SeedResult`` and report as
 the Tendermint runner (``consensus.sim.runner``). The simulator is each core's driver, as
@@ -17,24 +17,39 @@ the Tendermint runner (``consensus.sim.runner``). The simulator is each core's d
   parents first: a block with an unknown parent is buffered as an orphan and its parent asked
   for (the sender answers with the block and up to ``SYNC_BATCH`` ancestors); requests for
   parents still missing are repeated at every slot (block sync, in short);
-- ``Broadcast(vote)`` gossips the finality vote, fed to peers as ``FinalityVoteReceived``;
+- ``Broadcast(vote)`` gossips the finality vote (a link source → target), fed to peers as
+  ``FinalityVoteReceived``;
+- ``Finalized(number, hash, votes)``: the finalized pointer moves and the proof is kept (the
+  node's justifications, for peers catching up);
 - ``PersistSignState`` keeps the encoded sign state: it survives a crash, as do the stored
-  blocks and the finalized pointer. A restarted core is built with that sign state, started
-  from its finalized block and fed every stored block above it, parents first.
+  blocks, the finalized pointer and the proofs. A restarted core is built with that sign
+  state, started from its finalized block, fed every stored block above it, parents first,
+  and the finalized block's proof (``JustificationReceived``).
+- catch-up: a node whose finality did not move for a slot re-sends its recent votes and its
+  justification (``PoaCore.get_justification``, fed to peers as ``JustificationReceived``),
+  and asks a peer (round-robin) for finality; the peer answers with its proofs above the
+  asker's finalized block, the blocks they name and its justification (``_answer_sync``),
+  fed as blocks and one ``JustificationReceived``.
 
 Checks, as the effects happen:
 - agreement: no two honest nodes finalize different hashes at one number (a ``Finalized``
   effect finalizes the block's ancestors too: each number is checked);
 - validity: a finalized hash is a block some author sealed;
-- no honest double-sign: two seals by one honest author in one slot, or two finality votes by
-  one honest authority for different blocks at one number, are counted.
+- proof: an honest node's ``Finalized.votes`` pass ``validate_finality_proof`` from the
+  node's previous finalized block, with its stored headers (counted as a safety violation);
+- no honest double-sign: two seals by one honest author in one slot, two finality votes by
+  one honest authority with one target number and different links, or one honest vote
+  surrounding another of the same authority (s1 < s2 < t2 < t1), are counted.
 At the end, liveness: every honest node's finalized number reached ``blocks`` before the
 deadline (the last heal plus the budget). Time to finality: from the block's seal to each
 honest node finalizing it.
 
 Byzantine: ``silent`` ones never send; ``equivocate`` ones follow the chain with a
 signer-less core, seal two different headers in their slot (one to each half of the honest
-nodes) and sign a finality vote for every block they see, both forks included, sent to all.
+nodes, each on that half's head), and echo votes: every link an honest authority votes for, a byzantine one signs too
+and sends to that authority's half only. Each half can then justify and finalize its own
+fork when the byzantine ones reach 1/3 (their double and surround votes make it possible,
+and the agreement check catches it); below 1/3 the echo cannot make a quorum on its own.
 """
 from __future__ import annotations
 
@@ -51,6 +66,7 @@ from consensus.keys import Signer
 from consensus.poa.core import (
     BlockReady,
     FinalityVoteReceived,
+    JustificationReceived,
     PoaCore,
     ProposeBlock,
     Sealed,
@@ -58,9 +74,11 @@ from consensus.poa.core import (
     compute_slot_author,
     seal_header,
 )
+from consensus.poa.finality import validate_finality_proof
 from consensus.poa.messages import FinalityVote
 from consensus.sim.network import SimNetwork
 from consensus.sim.runner import (
+    CACHE_LIMIT,
     CHAIN_ID,
     CRASH_EARLIEST_MS,
     EQUIVOCATE,
@@ -82,27 +100,48 @@ GAS_LIMIT = 30_000_000
 BASE_FEE = 10**9
 
 # Heap item tags.
-SLOT, BLOCK, VOTE, REQUEST, BATCH, SYNC, CRASH, RESTART = range(8)
+SLOT, BLOCK, VOTE, REQUEST, BATCH, SYNC, CRASH, RESTART, JUSTIFY = range(9)
 RESEND_VOTES = 16  # a stalled node re-sends at most its last 16 votes per slot
+KEPT_PROOFS = 256  # finality proofs a node keeps for peers catching up
 
 GENESIS = new_header(parent_hash=ZERO_HASH, number=0, timestamp=0, gas_limit=GAS_LIMIT, base_fee_per_gas=BASE_FEE)
 
 
 @contextlib.contextmanager
 def verified_poa_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
-    """Memoise seal and vote signature recovery (``consensus.poa.messages.verify``).
+    """Memoise seal and vote signature recovery (``consensus.poa.messages.verify``) and the
+    finality votes' sign bytes.
 
-    Every node verifies every seal and vote: N identical ECDSA recoveries each. The memo
-    returns exactly what ``verify`` returns; a failing signature is not cached. Undone on exit.
+    Every node verifies every seal and vote: N identical ECDSA recoveries each, and as many
+    RLP encodings of the same sign bytes. The memos return exactly what ``verify`` and
+    ``FinalityVote.sign_bytes`` return (a vote is frozen and hashable); a failing signature
+    is not cached. Undone on exit.
     """
     original = poa_messages.verify
+    original_sign_bytes = FinalityVote.sign_bytes
     cache: dict[tuple[bytes, bytes], bytes] = {}
+    sign_bytes_memo: dict[tuple[FinalityVote, int], bytes] = {}
+
+    def sign_bytes(vote: FinalityVote, chain_id: int) -> bytes:
+        key = (vote, chain_id)
+        try:
+            return sign_bytes_memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable field (a malformed vote): do not memoise
+            return original_sign_bytes(vote, chain_id)
+        if len(sign_bytes_memo) > CACHE_LIMIT:
+            sign_bytes_memo.clear()
+        data = sign_bytes_memo[key] = original_sign_bytes(vote, chain_id)
+        return data
 
     poa_messages.verify = memoise_verify(original, cache)
+    FinalityVote.sign_bytes = sign_bytes  # type: ignore[method-assign]
     try:
         yield cache
     finally:
         poa_messages.verify = original
+        FinalityVote.sign_bytes = original_sign_bytes  # type: ignore[method-assign]
 
 
 def build_header(parent_hash: bytes, number: int, slot: int, author: bytes, tag: bytes = b"") -> Header:
@@ -114,7 +153,7 @@ def build_header(parent_hash: bytes, number: int, slot: int, author: bytes, tag:
 
 class PoaNode:
     __slots__ = ("index", "signer", "address", "role", "core", "crashed", "incarnation", "sign_state", "store",
-                 "finalized", "fin_number", "fin_hash", "justification", "orphans", "wanted", "voted", "my_votes",
+                 "finalized", "fin_number", "fin_hash", "proofs", "orphans", "wanted", "echoed", "my_votes",
                  "fin_at_slot")
 
     def __init__(self, index: int, signer: Signer, role: str) -> None:
@@ -131,13 +170,13 @@ class PoaNode:
         self.finalized: dict[int, bytes] = {}
         self.fin_number = 0
         self.fin_hash = GENESIS.hash
-        self.justification: tuple[FinalityVote, ...] = ()  # the votes that finalized fin_hash
-        self.my_votes: dict[int, FinalityVote] = {}  # this node's votes above its finalized number
+        self.proofs: list[tuple[int, tuple[FinalityVote, ...]]] = []  # (finalized number, its proof), ascending
+        self.my_votes: dict[int, FinalityVote] = {}  # this node's votes by target, above its finalized number
         self.fin_at_slot = -1
         # Lost on a crash: orphans by parent hash, parents asked for (hash -> peer asked).
         self.orphans: dict[bytes, dict[bytes, tuple[Header, Seal]]] = {}
         self.wanted: dict[bytes, int] = {}
-        self.voted: set[bytes] = set()  # equivocating voters: blocks already voted for
+        self.echoed: set[tuple] = set()  # equivocating voters: (link, half) already echoed
 
     def header(self, block_hash: bytes) -> Header | None:
         if block_hash == GENESIS.hash:
@@ -174,7 +213,9 @@ class PoaSimulation:
         self.final: dict[int, bytes] = {}
         self.forked: set[int] = set()
         self.seals: dict[tuple[bytes, int], bytes] = {}  # (honest author, slot) -> block hash
-        self.votes: dict[tuple[bytes, int], bytes] = {}  # (honest authority, number) -> block hash
+        self.votes: dict[bytes, list[FinalityVote]] = {}  # honest authority -> every vote it signed
+        self.top_link: dict[bytes, tuple[int, int]] = {}  # honest authority -> (highest source, highest target)
+        self.half_of = {i: (0 if i in self.half_a else 1) for i in self.honest}
         self.done = 0
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * self.slot_ms)
         self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms,
@@ -217,6 +258,8 @@ class PoaSimulation:
             elif tag == VOTE:
                 self.result.delivered += 1
                 self._feed(node, FinalityVoteReceived(item[2]))
+                if node.role == EQUIVOCATE and node.core is not None:
+                    self._echo(node, item[1], item[2])
             elif tag == REQUEST:
                 self._answer_request(node, item[1], item[2])
             elif tag == BATCH:
@@ -224,10 +267,11 @@ class PoaSimulation:
                     if node.core is None:
                         break
                     self._receive_block(node, header, seal, item[1])
-                for vote in item[3]:
-                    if node.core is None:
-                        break
-                    self._feed(node, FinalityVoteReceived(vote))
+                if item[3] and node.core is not None:
+                    self._feed(node, JustificationReceived(item[3]))
+            elif tag == JUSTIFY:
+                self.result.delivered += 1
+                self._feed(node, JustificationReceived(item[2]))
             elif tag == SYNC:
                 self._answer_sync(node, item[1], item[2])
         return self._finish(events)
@@ -268,6 +312,10 @@ class PoaSimulation:
         for header, seal in sorted(node.store.values(), key=lambda e: (e[0].number, e[0].hash)):
             if header.number > root.number and node.core is not None:
                 self._feed(node, BlockImported(header, seal))
+        # Then the finalized block's stored proof, as the node driver does: its last link
+        # justifies a child, where the last vote before the crash may start.
+        if node.proofs and node.proofs[-1][0] == root.number and node.core is not None:
+            self._feed(node, JustificationReceived(node.proofs[-1][1]))
 
     def _feed(self, node: PoaNode, event: object) -> bool:
         core = node.core
@@ -296,7 +344,10 @@ class PoaSimulation:
                 self._on_sealed(node, effect.header, effect.seal)
             elif kind is Finalized:
                 if effect.number > node.fin_number:
-                    node.justification = tuple(effect.votes)
+                    if node.role == HONEST:
+                        self._check_proof(node, effect)
+                    node.proofs.append((effect.number, tuple(effect.votes)))
+                    del node.proofs[:-KEPT_PROOFS]
                 self._on_finalized(node, effect.number, effect.block_hash)
             elif kind is ReportEvidence:
                 pass  # evidence is the PoS issue's; honest double-signs are counted at signing
@@ -322,18 +373,49 @@ class PoaSimulation:
 
     def _send_vote(self, node: PoaNode, vote: FinalityVote) -> None:
         if node.role == HONEST:
-            key = (node.address, vote.number)
-            previous = self.votes.setdefault(key, vote.block_hash)
-            if previous != vote.block_hash:
-                self.result.honest_double_signs += 1
-                self.result.problems.append(f"honest double finality vote: validator {node.index} at number "
-                                            f"{vote.number} (t={self.net.now} ms)")
-        node.my_votes[vote.number] = vote
+            self._check_vote(node, vote)
+        node.my_votes[vote.target_number] = vote
         item = (VOTE, node.index, vote)
         send = self.net.send
         for dst in range(self.config.validators):
             if dst != node.index:
                 send(node.index, dst, item)
+
+    def _check_vote(self, node: PoaNode, vote: FinalityVote) -> None:
+        """An honest authority's new vote neither doubles nor surrounds nor is surrounded by an earlier one."""
+        signed = self.votes.setdefault(node.address, [])
+        top = self.top_link.get(node.address)
+        if top is None or (vote.source_number >= top[0] and vote.target_number > top[1]):
+            # At or above every earlier source, above every earlier target: it can neither
+            # double nor surround (the usual case; the scan below is for the rest).
+            signed.append(vote)
+            self.top_link[node.address] = (vote.source_number, vote.target_number)
+            return
+        self.top_link[node.address] = (max(top[0], vote.source_number), max(top[1], vote.target_number))
+        for earlier in signed:
+            if earlier.is_double_vote(vote):
+                what = f"double finality vote at target {vote.target_number}"
+            elif earlier.surrounds(vote) or vote.surrounds(earlier):
+                what = (f"surround vote {earlier.source_number}->{earlier.target_number} and "
+                        f"{vote.source_number}->{vote.target_number}")
+            else:
+                continue
+            self.result.honest_double_signs += 1
+            self.result.problems.append(f"honest {what}: validator {node.index} (t={self.net.now} ms)")
+            break
+        signed.append(vote)
+
+    def _check_proof(self, node: PoaNode, effect: Finalized) -> None:
+        """The votes of ``Finalized`` prove it from the node's previous finalized block, without the core."""
+        assert node.core is not None
+        try:
+            validate_finality_proof(chain_id=CHAIN_ID, validators=node.core.validators, root_number=node.fin_number,
+                                    root_hash=node.fin_hash, finalized_number=effect.number,
+                                    finalized_hash=effect.block_hash, votes=effect.votes, get_header=node.header)
+        except ConsensusError as exc:
+            self.result.safety_violations += 1
+            self.result.problems.append(f"proof: validator {node.index} finalized {effect.number} with a proof "
+                                        f"that does not check ({exc.reason}; t={self.net.now} ms)")
 
     def _on_finalized(self, node: PoaNode, number: int, block_hash: bytes) -> None:
         """Record the block and its ancestors down to the previous finalized one; check them."""
@@ -401,8 +483,6 @@ class PoaSimulation:
                 if dst != node.index:
                     send(node.index, dst, item)
         self._feed(node, BlockImported(header, seal))  # refused on a fork below the finalized head: kept stored
-        if node.role == EQUIVOCATE:
-            self._byzantine_vote(node, header)
         return True
 
     def _release_orphans(self, node: PoaNode, block_hash: bytes) -> None:
@@ -430,18 +510,27 @@ class PoaSimulation:
             self.net.send(node.index, peer, (BATCH, node.index, tuple(entries), ()))
 
     def _gossip_stalled(self, node: PoaNode, slot: int) -> None:
-        """Finality did not move for a slot: re-send our votes above it, ask a peer for finality.
+        """Finality did not move for a slot: re-send our votes and justification, ask a peer for finality.
 
-        Votes are sent once and the network loses some; as GRANDPA's gossip and sync do, a
-        stalled node repeats its recent votes to every peer, and asks one peer (round-robin)
-        for the finalized blocks it lacks with their justification (the finalizing votes).
+        Votes are sent once and the network loses some, and a byzantine authority shows its
+        votes to some nodes only; as GRANDPA's gossip and catch-up do, a stalled node repeats
+        to every peer its recent votes and the votes that justify its highest justified block
+        (``PoaCore.get_justification``), and asks one peer (round-robin) for the finality it
+        lacks (the peer answers with its proofs, ``_answer_sync``).
         """
         n = self.config.validators
         if n == 1:
             return
+        assert node.core is not None
         send = self.net.send
+        justification = node.core.get_justification()
         for number in sorted(node.my_votes)[-RESEND_VOTES:]:
             item = (VOTE, node.index, node.my_votes[number])
+            for dst in range(n):
+                if dst != node.index:
+                    send(node.index, dst, item)
+        if justification:
+            item = (JUSTIFY, node.index, justification)
             for dst in range(n):
                 if dst != node.index:
                     send(node.index, dst, item)
@@ -449,19 +538,31 @@ class PoaSimulation:
         send(node.index, peer, (SYNC, node.index, node.fin_number))
 
     def _answer_sync(self, node: PoaNode, peer: int, their_fin: int) -> None:
-        """Send ``peer`` the finalized blocks above ``their_fin`` (oldest first, at most
-        ``SYNC_BATCH``), with the justification when the batch reaches our finalized block."""
-        if node.fin_number <= their_fin:
-            return
+        """Send ``peer`` our finality proofs above ``their_fin``, the blocks they name, and our justification.
+
+        Each proof chains from our previous finalized block, so the first one counts from the
+        peer's (a link from below its root counts, see ``consensus.poa.core``) and each next
+        one from the block the one before finalized. The proofs whose finalizing link targets
+        a block at most ``SYNC_BATCH`` above ``their_fin`` go (at least one), with the blocks up
+        to that target (at most ``SYNC_BATCH``, oldest first; a gap is filled by block requests).
+        Then the votes that justify our highest justified block, which may be news to the peer.
+        """
+        assert node.core is not None
+        proofs = [votes for number, votes in node.proofs if number > their_fin] if node.fin_number > their_fin else []
         chain = []
-        current = node.store.get(node.fin_hash)
-        while current is not None and current[0].number > their_fin:
-            chain.append(current)
-            current = node.store.get(current[0].parent_hash)
-        chain.reverse()
-        entries = tuple(chain[:SYNC_BATCH])
-        votes = node.justification if len(chain) <= SYNC_BATCH else ()
-        self.net.send(node.index, peer, (BATCH, node.index, entries, votes))
+        if proofs:
+            limit = their_fin + SYNC_BATCH
+            proofs = [proofs[0]] + [p for p in proofs[1:] if max(v.target_number for v in p) <= limit]
+            top = max(proofs[-1], key=lambda v: v.target_number).target_hash
+            current = node.store.get(top)
+            while current is not None and current[0].number > their_fin and len(chain) < SYNC_BATCH:
+                chain.append(current)
+                current = node.store.get(current[0].parent_hash)
+            chain.reverse()
+        # Consecutive proofs share a link; the justification may repeat the last proof's.
+        votes = tuple(dict.fromkeys([*(v for p in proofs for v in p), *node.core.get_justification()]))
+        if chain or votes:
+            self.net.send(node.index, peer, (BATCH, node.index, tuple(chain), votes))
 
     def _retry_requests(self, node: PoaNode, slot: int) -> None:
         """Ask again for parents still missing: the peer asked before and one more, round-robin."""
@@ -489,13 +590,18 @@ class PoaSimulation:
     # -- byzantine equivocation -----------------------------------------------------------
 
     def _equivocate(self, node: PoaNode, slot: int) -> None:
-        """Seal two headers on the shadow core's head in our slot: one for each half."""
+        """Seal two headers in our slot, one for each half, each on that half's head.
+
+        The adversary reads one live honest member's fork-choice head per half (as the bft
+        adversary reads round state), so once the halves' justifications differ, each half's
+        fork grows and can be finalized there before gossip heals the split.
+        """
         core = node.core
         assert core is not None
-        head = core.get_head()
-        if head.timestamp // CORE_SLOT_S >= slot:
-            return
         for tag, targets in ((b"A", self.half_a), (b"B", self.half_b)):
+            head = self._half_head(targets, core.get_head())
+            if head.timestamp // CORE_SLOT_S >= slot:
+                continue
             header = build_header(head.hash, head.number + 1, slot, node.address, tag)
             seal = seal_header(header, node.signer, chain_id=CHAIN_ID, validators=core.validators,
                                slot_duration=CORE_SLOT_S)
@@ -504,16 +610,27 @@ class PoaSimulation:
             for dst in targets:
                 if dst != node.index:
                     self.net.send(node.index, dst, item)
-            if header.hash not in node.store:
+            if header.hash not in node.store and node.core is not None:
                 self._import(node, header, seal, head)
 
-    def _byzantine_vote(self, node: PoaNode, header: Header) -> None:
-        """A finality vote for every block seen, whatever it conflicts with, sent to all."""
-        if header.hash in node.voted:
+    def _half_head(self, targets: list[int], default: Header) -> Header:
+        for i in targets:
+            peer = self.nodes[i]
+            if peer.role == HONEST and peer.core is not None:
+                return peer.core.get_head()
+        return default
+
+    def _echo(self, node: PoaNode, src: int, vote: FinalityVote) -> None:
+        """Sign the link an honest authority voted for and send it to that authority's half only."""
+        half = self.half_of.get(src)
+        if half is None or (vote.link, half) in node.echoed:
             return
-        node.voted.add(header.hash)
-        vote = FinalityVote(header.number, header.hash, node.address).sign(node.signer, CHAIN_ID)
-        self._send_vote(node, vote)
+        node.echoed.add((vote.link, half))
+        echo = FinalityVote(*vote.link, node.address).sign(node.signer, CHAIN_ID)
+        item = (VOTE, node.index, echo)
+        for dst in (self.half_a if half == 0 else self.half_b):
+            if dst != node.index:
+                self.net.send(node.index, dst, item)
 
 
 def run_poa_seed(config: SimConfig, seed: int) -> SeedResult:

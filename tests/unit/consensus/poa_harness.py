@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from consensus.engine import BlockImported, Broadcast, Finalized, PersistSignState, Tick
 from consensus.keys import Signer
-from consensus.poa import BlockReady, FinalityVoteReceived, PoaCore, ProposeBlock, Sealed, Start, seal_header
+from consensus.poa import (
+    BlockReady,
+    FinalityVoteReceived,
+    PoaCore,
+    ProposeBlock,
+    Sealed,
+    Start,
+    seal_header,
+    validate_finality_proof,
+)
 from consensus.poa.messages import FinalityVote
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import ZERO_HASH, Header, new_header
@@ -43,8 +52,32 @@ def sealed_block(core: PoaCore, signers: list[Signer], parent: Header, slot: int
     return header, seal(core, header, author)
 
 
-def vote(signer: Signer, header: Header) -> FinalityVote:
-    return FinalityVote(header.number, header.hash, signer.address).sign(signer, CHAIN_ID)
+def vote(signer: Signer, source: Header, target: Header) -> FinalityVote:
+    """``signer``'s finality link ``source`` → ``target``."""
+    return FinalityVote(source.number, source.hash, target.number, target.hash, signer.address).sign(signer, CHAIN_ID)
+
+
+def votes(signers: list[Signer], source: Header, target: Header) -> list[FinalityVote]:
+    return [vote(s, source, target) for s in signers]
+
+
+def feed_votes(core: PoaCore, signers: list[Signer], source: Header, target: Header) -> list:
+    """Feed each signer's link ``source`` → ``target``; return the effects."""
+    effects = []
+    for v in votes(signers, source, target):
+        effects += core.handle(FinalityVoteReceived(v))
+    return effects
+
+
+def import_chain(core: PoaCore, signers: list[Signer], parent: Header, slots, tag: bytes = b"") -> list[Header]:
+    """Import blocks sealed by their slot authors, each on the previous; return their headers."""
+    headers = []
+    for slot in slots:
+        header, s = sealed_block(core, signers, parent, slot, tag)
+        core.handle(BlockImported(header, s))
+        headers.append(header)
+        parent = header
+    return headers
 
 
 def of_type(effects, cls) -> list:
@@ -67,6 +100,7 @@ class Network:
         self.cores = [make_core(self.signers, i) for i in range(n)]
         self.finalized: list[list[Finalized]] = [[] for _ in range(n)]
         self.persisted: list[object] = [None] * n
+        self.headers: dict[bytes, Header] = {GENESIS.hash: GENESIS}
 
     def run_slots(self, first: int, last: int) -> None:
         for slot in range(first, last + 1):
@@ -83,6 +117,7 @@ class Network:
                 header = make_header(parent, e.slot)
                 self._perform(i, self.cores[i].handle(BlockReady(header)))
             elif isinstance(e, Sealed):
+                self.headers[e.header.hash] = e.header
                 for j, core in enumerate(self.cores):
                     self._perform(j, core.handle(BlockImported(e.header, e.seal)))
             elif isinstance(e, Broadcast):
@@ -90,4 +125,9 @@ class Network:
                     if j != i:
                         self._perform(j, core.handle(FinalityVoteReceived(e.message)))
             elif isinstance(e, Finalized):
+                # Every proof checks without the core, from the node's previous finalized block.
+                root = self.finalized[i][-1] if self.finalized[i] else Finalized(0, GENESIS.hash, ())
+                validate_finality_proof(chain_id=CHAIN_ID, validators=self.cores[i].validators,
+                                        root_number=root.number, root_hash=root.block_hash, finalized_number=e.number,
+                                        finalized_hash=e.block_hash, votes=e.votes, get_header=self.headers.get)
                 self.finalized[i].append(e)
