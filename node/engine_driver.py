@@ -11,9 +11,7 @@ The engine decides; the driver only acts, in the order the effects come:
   ``BlockReady``; ``Finalized`` with a seal (a bft commit): commit that block with it;
 - ``bft.ScheduleTimeout``: sleep, then feed ``TimeoutFired``;
 - ``Finalized``: move the chain's finalized pointer (RPC ``safe``/``finalized``);
-- ``Broadcast``: written to the consensus WAL (``node/consensus_wal.py``) first; nothing
-  to send yet (there is no network: one validator). On restart the WAL's messages and
-  proposed block of the current height are fed back, so the core resumes the height;
+- ``Broadcast``: nothing to send yet (there is no network: one validator);
 - ``ReportEvidence``: verified into the evidence pool (``node/evidence_pool.py``).
 
 Every block this driver builds carries the engine's consensus data
@@ -21,6 +19,18 @@ Every block this driver builds carries the engine's consensus data
 the pending evidence; the header's ``extra_data`` commits to it.
 
 An input the engine refuses (``ConsensusError``) is logged and dropped.
+
+**The bft WAL** (``node/consensus_wal.py``, records of ``consensus.wal``): every input of
+the core (proposal with its verdict, vote, timeout fired, block ready) is appended before
+``handle``; a block this node built is appended before its ``BlockReady``; each message it
+signs is appended (fsynced) *before* its ``PersistSignState`` is written, so the log never
+lacks a message the sign state says was signed (a crash between the two leaves the log one
+step ahead, and the restarted guard takes the later of the two). A commit replaces the log
+by its ``EndHeight`` marker. On start the driver rebuilds the core with its sign state,
+restores the logged blocks of the current height, and replays every logged input of that
+height, unlogged: the core is back at its round and step with its locks; each step it
+signed before is refused by its sign guard and covered by its own logged message, which
+follows in the log.
 """
 from __future__ import annotations
 
@@ -47,19 +57,22 @@ from consensus.engine import (
     Tick,
 )
 from consensus.errors import ConsensusError
-from consensus.errors import MalformedMessage
-from consensus.messages import Proposal, Vote, decode_message
+from consensus.messages import Proposal, Vote
+from consensus.wal import compute_last_signed, compute_replay
 from node import metrics
 from consensus.block_data import BlockData, compose_block_data, validate_block_data
 from node.chain import decode_body, decode_body_consensus_data, encode_body
 from node.evidence_pool import EvidencePool, EvidenceRefused
-from node.consensus_wal import BLOCK, MESSAGE, ConsensusWal
+from node.consensus_wal import ConsensusWal
 from node.service import Node
 from runtime.errors import InvalidBlock
 from runtime.executive import BuiltBlock, execute_block
 from runtime.primitives.header import decode_header, encode_header
 
 log = structlog.get_logger(__name__)
+
+# What the bft WAL logs of the core's inputs (``Start`` and ``BlockImported`` follow from the chain).
+_LOGGED_INPUTS = (bft.ProposalReceived, bft.VoteReceived, bft.TimeoutFired, bft.BlockReady)
 
 
 def load_sign_state(path: Path) -> bytes | None:
@@ -103,19 +116,35 @@ class EngineDriver:
         self._clock = clock
         self._pending: dict[bytes, BuiltBlock] = {}  # built, waiting for the engine's verdict
         self._nursery: trio.Nursery | None = None
+        self._bft = not isinstance(engine, poa.PoaCore)
         self.wal = ConsensusWal(sign_state_path.parent / "wal")
         self.evidence = EvidencePool(node.chain, engine)
 
     # -- inputs ----------------------------------------------------------------------
 
-    def feed(self, event: Any) -> None:
+    def feed(self, event: Any, *, replaying: bool = False) -> None:
+        """Hand one input to the engine (bft: logged first, unless it is being replayed)."""
+        if self._bft and not replaying and isinstance(event, _LOGGED_INPUTS):
+            # Timeouts and our own blocks are ours: fsynced. Peer messages are only flushed.
+            self.wal.append(event, sync=isinstance(event, (bft.TimeoutFired, bft.BlockReady)))
         try:
             effects = self.engine.handle(event)
         except ConsensusError as exc:
             log.warning("consensus_input_dropped", input=type(event).__name__, reason=str(exc))
             return
-        for effect in effects:
+        for i, effect in enumerate(effects):
+            if self._bft and isinstance(effect, PersistSignState):
+                # The signed message goes to the log before the sign state is written.
+                following = effects[i + 1] if i + 1 < len(effects) else None
+                if isinstance(following, Broadcast):
+                    self._log_signed(following.message)
             self._perform(effect)
+
+    def _log_signed(self, message: Any) -> None:
+        if isinstance(message, Proposal):
+            self.wal.append(bft.ProposalReceived(message, True), sync=True)
+        elif isinstance(message, Vote):
+            self.wal.append(bft.VoteReceived(message), sync=True)
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -135,13 +164,22 @@ class EngineDriver:
             for number in range(finalized.number + 1, chain.head.number + 1):
                 header = chain.get_header_by_number(number)
                 self.feed(BlockImported(header, self._stored_seal(header.hash)))
+            # The finalized block's stored proof ends with a link to a child: our last vote may start there.
+            try:
+                votes = poa.decode_justification(chain.get_justification(finalized.hash) or b"",
+                                                 authorities=len(self.engine.validators))
+            except ConsensusError as exc:
+                log.warning("justification_not_replayed", reason=str(exc))
+            else:
+                self.feed(poa.JustificationReceived(votes))
         else:
             head = chain.head
+            inputs = self._load_wal(head.number + 1)
             if head.number > 0:
                 self.feed(BlockImported(head, self._stored_seal(head.hash)))
             else:
                 self.feed(bft.Start(1))
-            self._replay_wal(head.number + 1)
+            self._replay(head.number + 1, inputs)
         log.info("consensus_started", engine=self.engine.name, head=chain.head.number, finalized=chain.finalized.number)
 
     async def _run_slots(self) -> None:
@@ -151,38 +189,54 @@ class EngineDriver:
             self.feed(Tick(now_ms))
             await trio.sleep((slot_ms - now_ms % slot_ms) / 1000 + 0.001)
 
-    def _replay_wal(self, height: int) -> None:
-        """Feed back what this validator proposed and signed at ``height`` before it stopped."""
-        records = self.wal.records(height)
-        for kind, payload in records:
-            if kind == BLOCK:
-                header_rlp, body = rlp.decode(payload)
-                header = decode_header(header_rlp)
-                consensus_data = decode_body_consensus_data(body)
-                try:
-                    validate_block_data(self.engine, header, self.chain.head, BlockData.decode(consensus_data))
-                    built = execute_block(
-                        self.chain.store, self.chain.head, header, decode_body(body),
-                        chain_id=self.chain.spec.chain_id, prev_hashes=self.chain.prev_hashes,
-                        consensus_data=consensus_data,
-                    )
-                except (InvalidBlock, ConsensusError) as exc:
-                    log.warning("wal_block_dropped", reason=str(exc))
-                    continue
-                self._pending[header.hash] = built
-        for kind, payload in records:
-            if kind != MESSAGE:
+    def _load_wal(self, height: int) -> tuple[Any, ...]:
+        """Read the WAL before the core starts: rebuild the core if the log knows of a later
+        signature than the sign state, restore the blocks built for ``height``, and return the
+        inputs to replay (none unless the log's last marker is the height before ``height``)."""
+        contents = self.wal.load()
+        if contents.torn_bytes:
+            log.warning("consensus_wal_torn_tail", bytes=contents.torn_bytes)
+        replay = compute_replay(contents.records)
+        if replay is None or replay.height != height:
+            # A new log, or one of a height already stored (a crash between storing the block
+            # and writing its marker): nothing of ``height`` was signed or received yet.
+            self.wal.end_height(height - 1)
+            return ()
+        core = self.engine.core
+        last = compute_last_signed(replay.inputs, core.address)
+        if last is not None and (core.sign_state is None or last > core.sign_state):
+            # Crashed between logging a message and writing the sign state: the log knows better.
+            save_sign_state(self.sign_state_path, self.engine.encode_sign_state(last))
+            self.engine.core = bft.TendermintCore(chain_id=core.chain_id, validators=core.validators,
+                                                  signer=core.signer, timeouts=core.timeouts, sign_state=last)
+        for block in contents.blocks:
+            if block.height != height:
                 continue
+            header = decode_header(block.header)
+            consensus_data = decode_body_consensus_data(block.body)
             try:
-                message = decode_message(payload)
-            except MalformedMessage:
+                validate_block_data(self.engine, header, self.chain.head, BlockData.decode(consensus_data))
+                built = execute_block(
+                    self.chain.store, self.chain.head, header, decode_body(block.body),
+                    chain_id=self.chain.spec.chain_id, prev_hashes=self.chain.prev_hashes,
+                    consensus_data=consensus_data,
+                )
+            except (InvalidBlock, ConsensusError) as exc:
+                log.warning("wal_block_dropped", reason=str(exc))
                 continue
-            if isinstance(message, Proposal):
-                self.feed(bft.ProposalReceived(message, message.block_hash in self._pending))
-            elif isinstance(message, Vote):
-                self.feed(bft.VoteReceived(message))
-        if records:
-            log.info("consensus_wal_replayed", height=height, records=len(records))
+            self._pending[header.hash] = built
+        return replay.inputs
+
+    def _replay(self, height: int, inputs: tuple[Any, ...]) -> None:
+        """Feed the logged inputs of ``height`` back, in order, without logging them again."""
+        for event in inputs:
+            if self.engine.core.height != height:
+                break  # the replay decided the height (it crashed before storing the block)
+            self.feed(event, replaying=True)
+        if inputs:
+            core = self.engine.core
+            log.info("consensus_wal_replayed", height=height, records=len(inputs), round=core.round,
+                     step=core.step.name)
 
     def _block_data(self) -> bytes:
         """What the next block carries for the engine: the head's commit (bft) and evidence."""
@@ -218,10 +272,7 @@ class EngineDriver:
                 self.chain.set_finalized(effect.block_hash, justification)
                 metrics.FINALIZED.set(effect.number)
         elif isinstance(effect, Broadcast):
-            message = effect.message
-            if isinstance(message, (Proposal, Vote)):
-                self.wal.append(MESSAGE, message.height, message.encode())
-            # one validator and no network yet: nobody else to tell
+            pass  # logged with its PersistSignState; one validator and no network yet: nobody else to tell
         elif isinstance(effect, ReportEvidence):
             evidence = effect.evidence
             log.warning("consensus_evidence", evidence=type(evidence).__name__,
@@ -247,8 +298,8 @@ class EngineDriver:
             return  # the height moved on while we waited
         built = self.node.build(timestamp=int(self._clock()), consensus_data=self._block_data())
         self._pending[built.header.hash] = built
-        payload = rlp.encode([encode_header(built.header), encode_body(built.transactions, built.consensus_data)])
-        self.wal.append(BLOCK, height, payload)
+        self.wal.append_block(height, encode_header(built.header),
+                              encode_body(built.transactions, built.consensus_data))
         self.feed(bft.BlockReady(height, round_, built.header.hash))
 
     async def _fire_timeout(self, effect: bft.ScheduleTimeout) -> None:
@@ -263,7 +314,8 @@ class EngineDriver:
         included = [e.compute_hash() for e in BlockData.decode(built.consensus_data).evidence]
         self.node.commit_built(built, seal=seal.encode())
         self.evidence.remove(included)
-        self.wal.clear()
+        if self._bft:
+            self.wal.end_height(built.header.number)
         # Anything else built for this height is stale now.
         self._pending = {h: b for h, b in self._pending.items() if b.header.parent_hash == self.chain.head.hash}
         self.feed(BlockImported(built.header, seal))

@@ -104,8 +104,8 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:  # type: ignore[
                    help="equivocate: two proposals and two votes per step, one to each half of the honest "
                    "validators; silent: never send (default: %(default)s)")
     p.add_argument("--crash", type=_count(0), default=0, metavar="K",
-                   help="crash K honest validators at seeded times, restart each 1-5 s later from its persisted "
-                   "sign state (default: %(default)s)")
+                   help="crash K honest validators at seeded times, restart each 1-5 s later from its WAL and "
+                   "sign state; they come back, so they are not counted as faults (default: %(default)s)")
     p.add_argument("--partition", type=_partition, action="append", default=[], metavar="SPEC",
                    help="cut the network for a while, see 'partitions' below (repeatable)")
     p.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop each message with probability P (default: %(default)s)")

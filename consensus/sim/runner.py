@@ -31,12 +31,15 @@ What the simulator adds around the cores, as a real node's network layer would:
   from them (it holds the other proposal of an equivocating proposer) is moved on with
   ``Start(h + 1)`` once the simulator has verified the commit certificate.
 - **crash and restart**: a crashed node loses its core, buffers and timers; it keeps its
-  committed heights, its last ``PersistSignState`` and the message it last signed (CometBFT's
-  priv_validator_state keeps the last sign bytes and signature too). There is no WAL yet, so
-  a restarted core starts at its last committed height + 1, round 0, with that sign state;
-  its ``SignGuard`` refuses the steps it signed before the crash, and the last signed message
-  is fed back to it and gossiped again (without that, a validator whose precommit was lost
-  can stall the round: it may not sign again and nobody else has the message).
+  committed heights, its last ``PersistSignState`` and its **WAL** (``consensus.wal``
+  records, as bytes, in memory): every input is appended before the core handles it, every
+  message it signs when it is broadcast, and an ``EndHeight`` marker replaces the log when
+  it commits a height (so the log holds one height). A restarted core is rebuilt with that
+  sign state at the last committed height + 1 and fed the log's inputs after the marker, in
+  order: it is back at the round and step it left, with its locks. Its ``SignGuard``
+  refuses every step it signed before, and its own message, next in the log, is counted
+  instead (and gossiped again from ``known``). A restarted validator is therefore not a
+  fault: ``--crash`` may take any honest validators, on top of ``--byzantine`` (< n/3).
 - **byzantine** validators: ``silent`` ones never send; ``equivocate`` ones follow the rounds
   with a signer-less core (so they know the height and round) and sign by hand: as proposer
   two blocks, one to each half of the honest validators; as voter a prevote and a precommit
@@ -75,6 +78,7 @@ from consensus.keys import Signer
 from consensus.messages import Proposal, Vote
 from consensus.sim.network import Partition, SimNetwork
 from consensus.types import Validator, ValidatorSet, VoteType
+from consensus.wal import EndHeight, compute_last_signed, compute_replay, decode_record, encode_record
 from runtime.primitives.hashing import keccak256
 
 CHAIN_ID = 4242
@@ -95,7 +99,13 @@ HONEST, EQUIVOCATE, SILENT = "honest", "equivocate", "silent"
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """Everything that, with a seed, determines a run."""
+    """Everything that, with a seed, determines a run.
+
+    ``byzantine`` validators are the faults: safety and liveness hold for fewer than a third
+    (the suites that break agreement on purpose use more). ``crash`` picks that many of the
+    honest ones to crash and restart from their WAL; they are not faults, so any number of
+    honest validators may crash (liveness is counted from the last restart).
+    """
 
     validators: int = 4
     byzantine: int = 0
@@ -282,7 +292,7 @@ def nearest_rank(sorted_values: Sequence[int], percent: float) -> int:
 
 class SimNode:
     __slots__ = ("index", "signer", "address", "role", "core", "crashed", "incarnation", "sign_state",
-                 "last_signed", "committed", "decided", "proposals", "known", "future", "height_seen", "advancing",
+                 "wal", "committed", "decided", "proposals", "known", "future", "height_seen", "advancing",
                  "last_tick_state", "last_push", "last_request", "acted")
 
     def __init__(self, index: int, signer: Signer, role: str) -> None:
@@ -294,9 +304,9 @@ class SimNode:
         self.crashed = False
         self.incarnation = 0
         self.sign_state: SignState | None = None  # what PersistSignState last wrote: survives crashes
-        # The message last signed, persisted with the sign state (CometBFT's priv_validator_state
-        # keeps the last sign bytes and signature): survives crashes, gossiped again on restart.
-        self.last_signed: Proposal | Vote | None = None
+        # The WAL of an honest validator (encoded ``consensus.wal`` records): survives crashes.
+        # Byzantine ones never crash and keep none.
+        self.wal: list[bytes] | None = [encode_record(EndHeight(0))] if role == HONEST else None
         self.committed: dict[int, bytes] = {}  # survives crashes (the block store)
         self.decided: dict[int, tuple[Proposal, tuple[Vote, ...]]] = {}  # for catch-up; survives
         self.proposals: dict[tuple[int, int], Proposal] = {}  # first proposal per (h, r), as the core keeps
@@ -344,6 +354,7 @@ class Simulation:
         self.signed: dict[tuple[bytes, int, int, int], bytes | None] = {}
         self.height_t0: dict[int, int] = {}
         self.done = 0
+        self._records: dict[object, bytes] = {}  # event -> its WAL record (see _encode_record)
         horizon = max(CRASH_EARLIEST_MS + 1, config.blocks * 3 * config.delay_ms[1])
         self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms,
                                         crash_tag=CRASH, restart_tag=RESTART)
@@ -410,9 +421,12 @@ class Simulation:
         self.net.schedule(TICK_MS + node.index % TICK_MS, node.index, (TICK, node.incarnation))
         self._feed(node, Start(height), None)
 
-    def _feed(self, node: SimNode, event: object, src: int | None) -> None:
+    def _feed(self, node: SimNode, event: object, src: int | None, *, replaying: bool = False) -> None:
         core = node.core
         assert core is not None
+        wal = node.wal
+        if wal is not None and not replaying and type(event) is not Start:
+            wal.append(self._encode_record(event))  # before handle, as a node's WAL
         try:
             effects = core.handle(event)  # type: ignore[arg-type]
         except WrongHeight as exc:
@@ -435,6 +449,18 @@ class Simulation:
             self._adversary(node)
         if core.height != node.height_seen and not node.advancing:
             self._advance(node)
+
+    def _encode_record(self, event: object) -> bytes:
+        """``encode_record``, memoised: every validator logs the same delivered message."""
+        memo = self._records
+        try:
+            return memo[event]
+        except KeyError:
+            pass
+        if len(memo) > CACHE_LIMIT:
+            memo.clear()
+        data = memo[event] = encode_record(event)  # type: ignore[arg-type]
+        return data
 
     def _perform(self, node: SimNode, effects: list) -> None:
         net = self.net
@@ -488,8 +514,12 @@ class Simulation:
             self.signed[key] = message.block_hash
         if type(message) is Proposal:
             node.proposals.setdefault((message.height, message.round), message)
+            record = ProposalReceived(message, True)
+        else:
+            record = VoteReceived(message)
+        if node.wal is not None:
+            node.wal.append(self._encode_record(record))  # replayed after a crash in place of the refused step
         node.known[message] = None
-        node.last_signed = message
         self._send_all(node.index, (MSG, node.index, message))
 
     def _send_all(self, src: int, item: tuple) -> None:
@@ -501,6 +531,8 @@ class Simulation:
     def _on_commit(self, node: SimNode, commit: Commit, proposal: Proposal | None = None) -> None:
         h = commit.height
         node.committed[h] = commit.block_hash
+        if node.wal is not None:
+            node.wal = [encode_record(EndHeight(h))]  # the height is done: the log starts over
         if proposal is None:
             proposal = node.proposals.get((h, commit.round))
         if proposal is not None and proposal.block_hash == commit.block_hash:
@@ -647,19 +679,21 @@ class Simulation:
         node.proposals.clear()
 
     def _restart(self, node: SimNode) -> None:
+        """Rebuild the core from the sign state and the WAL: ``Start`` the height after the
+        last ``EndHeight``, then every input logged since, in order (nothing is logged again)."""
         node.crashed = False
         self.result.restarts += 1
-        # No WAL yet: start at the last committed height + 1, round 0, from the persisted
-        # sign state; the SignGuard refuses any step at or before the last one signed.
-        # What it signed last (kept with the sign state) is fed back to it, as a WAL replay
-        # would, and gossiped again: peers may never have received it.
-        height = node.last_committed + 1
-        self._boot(node, height)
-        last = node.last_signed
-        if last is not None and node.core is not None and last.height == node.core.height:
-            node.known[last] = None
-            event = VoteReceived(last) if type(last) is Vote else ProposalReceived(last, True)
-            self._feed(node, event, None)
+        assert node.wal is not None  # only honest validators crash
+        replay = compute_replay(decode_record(data) for data in node.wal)
+        assert replay is not None and replay.height == node.last_committed + 1, "the WAL ends where the store does"
+        last = compute_last_signed(replay.inputs, node.address)
+        if last is not None and (node.sign_state is None or last > node.sign_state):
+            node.sign_state = last  # never in the simulator (a crash falls between events); as the node does
+        self._boot(node, replay.height)
+        for event in replay.inputs:
+            if node.core is None or node.core.height != replay.height:
+                break
+            self._feed(node, event, None, replaying=True)
 
     # -- byzantine equivocation ----------------------------------------------------------
 

@@ -37,6 +37,7 @@ RoundSkipSuite
 SafetySuite
   test_no_second_signature_in_a_step              SignGuard via step + equivocating proposer
   test_restored_sign_state_refuses_lower_steps    SignGuard from persisted state
+  test_a_refused_step_is_covered_by_its_own_logged_message  WAL replay (consensus/wal.py)
   test_duplicate_vote_is_idempotent
   test_equivocation_reports_double_sign
   test_bad_messages_rejected_without_effects      bad sig, unknown validator, wrong height,
@@ -437,6 +438,31 @@ def test_restored_sign_state_refuses_lower_steps():
     ensure_no_vote(p.block_ready(0, BLOCK_A) + p.timeout(0, Step.PROPOSE))
     p.timeout(0, Step.PRECOMMIT)
     ensure_no_vote(p.timeout(1, Step.PROPOSE))
+
+
+def test_a_refused_step_is_covered_by_its_own_logged_message():
+    # What a WAL replay relies on: restarted with every step of round 0 signed, the core
+    # signs nothing again, moves on as if it had, and counts its own earlier messages (next
+    # in the log, fed as any vote) in their place, so the lock and the decision come back.
+    h = Harness(sign_state=SignState(1, 0, Step.PRECOMMIT))
+    me = h.stubs[h.me]
+    h.start()
+    ensure_no_vote(h.proposal(0, BLOCK_A))
+    assert h.core.step == Step.PREVOTE
+    assert h.feed(VoteReceived(me.prevote(1, 0, BLOCK_A))) == []
+    ensure_no_vote(h.prevotes(0, BLOCK_A, 0, 1))  # the polka: the precommit was signed before
+    assert (h.core.step, h.core.locked_value, h.core.locked_round) == (Step.PRECOMMIT, BLOCK_A, 0)
+    h.feed(VoteReceived(me.precommit(1, 0, BLOCK_A)))
+    [commit] = commits_of(h.precommits(0, BLOCK_A, 0, 1))  # ours and two more: decided
+    assert commit.block_hash == BLOCK_A and me.address in [v.validator for v in commit.precommits]
+    assert not [e for e in h.log if isinstance(e, PersistSignState)]
+    # Without its own precommit the same core waits: two precommits are no quorum of four.
+    g = Harness(sign_state=SignState(1, 0, Step.PRECOMMIT))
+    g.start()
+    g.proposal(0, BLOCK_A)
+    g.feed(VoteReceived(g.stubs[g.me].prevote(1, 0, BLOCK_A)))
+    g.prevotes(0, BLOCK_A, 0, 1)
+    assert not commits_of(g.precommits(0, BLOCK_A, 0, 1)) and g.core.step == Step.PRECOMMIT
 
 
 def test_duplicate_vote_is_idempotent():
