@@ -49,7 +49,37 @@ def _make_driver(node: Node, config: NodeConfig, datadir: Path):
         log.warning("no_validator_key", engine=engine.name, note="following only: this node signs nothing")
     elif signer.address not in engine.validators:
         log.warning("not_a_validator", address="0x" + signer.address.hex(), engine=engine.name)
-    return EngineDriver(node, engine, state_path, block_time=float(spec.consensus.get("blockTime", 1)))
+    driver_class = EngineDriver
+    if config.listen is not None:
+        from node.engine_network import NetworkedDriver
+
+        driver_class = NetworkedDriver
+    return driver_class(node, engine, state_path, block_time=float(spec.consensus.get("blockTime", 1)))
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``/ip4/HOST/tcp/PORT`` to (host, port).
+
+    Raises:
+        StartupError: naming the value.
+    """
+    parts = value.split("/")
+    if len(parts) != 5 or parts[0] or parts[1] != "ip4" or parts[3] != "tcp" or not parts[4].isdigit():
+        raise StartupError(f"--listen {value!r}: expected /ip4/HOST/tcp/PORT")
+    port = int(parts[4])
+    if not 0 <= port <= 65535:
+        raise StartupError(f"--listen {value!r}: port out of range")
+    return parts[2], port
+
+
+def _make_network(node: Node, driver, config: NodeConfig, datadir: Path):
+    from network import NetworkConfig, load_or_create_identity
+    from node.p2p import NodeNetwork, topic_limits
+
+    host, port = parse_listen(config.listen)
+    net_config = NetworkConfig(listen_host=host, listen_port=port, bootnodes=tuple(config.bootnodes),
+                               topic_max_bytes=topic_limits(), gossip_seen_ttl_s=2)
+    return NodeNetwork(node, driver, net_config, load_or_create_identity(datadir))
 
 
 @dataclass(slots=True)
@@ -64,6 +94,8 @@ class NodeConfig:
     max_request_bytes: int = 5 * 1024 * 1024
     txpool_size: int = 10_000
     validator_key: bytes | None = None  # signs for a poa/bft engine; None: follow only
+    listen: str | None = None  # /ip4/HOST/tcp/PORT: join the peer-to-peer network (poa/bft)
+    bootnodes: tuple[str, ...] = ()
 
 
 async def run_node(config: NodeConfig, *, on_ready=None) -> None:
@@ -75,12 +107,14 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
     store = LevelDBStore(datadir / "chaindata")
     try:
         chain = Chain(store, config.spec)
-        driver = None
+        driver = p2p = None
         if config.spec.engine == "dev":
             node = Node(chain, TxPool(max_size=config.txpool_size), block_time=config.block_time)
         else:
             node = Node(chain, TxPool(max_size=config.txpool_size), automine=False)
             driver = _make_driver(node, config, datadir)
+            if config.listen is not None:
+                p2p = _make_network(node, driver, config, datadir)
         eth_api = EthApi(node, config.dev_keys)
         methods = eth_api.methods()
         if driver is None:  # evm_mine & co. would seal around the consensus engine
@@ -90,6 +124,10 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         methods.update(TxPoolApi(node).methods())
         methods.update(ChameleonApi(eth_api, config.spec.engine, driver.evidence if driver else None,
                                     driver.engine if driver else None).methods())
+        if p2p is not None:
+            from node.rpc.p2p import PeerApi
+
+            methods.update(PeerApi(p2p).methods())
         dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
             try:
@@ -99,6 +137,8 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
                 await nursery.start(node.run)
+                if p2p is not None:
+                    await nursery.start(p2p.run)
                 if driver is not None:
                     await nursery.start(driver.run)
                 port = await nursery.start(lambda task_status: serve(dispatcher, config.host, config.port, max_body_bytes=config.max_request_bytes, task_status=task_status))

@@ -70,8 +70,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--validator-key", type=Path, default=None, metavar="KEYFILE",
                      help="sign blocks and votes with this key (a hex private key file, or a v3 keystore with --password-file)")
     run.add_argument("--password-file", type=Path, default=None, metavar="FILE", help="password of a keystore --validator-key")
+    p2p = run.add_argument_group("peer-to-peer network (poa and bft chains)")
+    p2p.add_argument("--listen", default=None, metavar="MULTIADDR",
+                     help="join the network, listening here, e.g. /ip4/127.0.0.1/tcp/30303 (default: from config.toml, else off)")
+    p2p.add_argument("--bootnodes", default=None, metavar="MULTIADDR,...",
+                     help="comma-separated multiaddrs of nodes to connect to first (default: from config.toml)")
     _add_node_options(run, config_file=True)
     run.set_defaults(func=cmd_run)
+
+    devnet = sub.add_parser("devnet", help="Write and run a validator network on this machine",
+                            description="A poa or bft validator network on 127.0.0.1: 'init' writes it, 'up' runs it.")
+    devnet_sub = devnet.add_subparsers(dest="devnet_command", metavar="ACTION", required=True)
+    init = devnet_sub.add_parser("init", help="write chain.json, node1..N (keys, config.toml) and bootnodes.txt",
+                                 description="Write a devnet: DIR/chain.json (funded test-mnemonic accounts and the "
+                                 "validators), DIR/node1..N (validator key, node key, config.toml) and DIR/bootnodes.txt.")
+    init.add_argument("--validators", type=int, default=4, metavar="N", help="number of validators (default: %(default)s)")
+    init.add_argument("--engine", choices=("poa", "bft"), default="bft", help="consensus engine (default: %(default)s)")
+    init.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write")
+    init.add_argument("--rpc-port", type=int, default=8545, metavar="PORT", help="RPC port of node1; node K gets PORT+K-1 (default: %(default)s)")
+    init.add_argument("--p2p-port", type=int, default=30303, metavar="PORT", help="P2P port of node1; node K gets PORT+K-1 (default: %(default)s)")
+    init.add_argument("--block-time", type=int, default=1, metavar="SECONDS", help="block interval / slot duration (default: %(default)s)")
+    init.add_argument("--chain-id", type=int, default=None, metavar="N", help="chain id (default: 31337)")
+    init.set_defaults(func=cmd_devnet_init)
+    run_all = devnet_sub.add_parser("up", help="run every node of a devnet until Ctrl-C",
+                                    description="Start 'chameleon run --datadir DIR/nodeK' for every node, print each "
+                                    "RPC URL, and stop them all on Ctrl-C. Each node logs to DIR/nodeK/node.log.")
+    run_all.add_argument("dir", type=Path, metavar="DIR", help="a directory written by 'chameleon devnet init'")
+    run_all.set_defaults(func=cmd_devnet_up)
 
     from consensus.sim.cli import add_simulate_parser
     from node import cli_account
@@ -142,6 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.metrics_port = file.metrics_port
     if args.validator_key is None:
         args.validator_key, args.password_file = file.validator_key, args.password_file or file.password_file
+    args.listen = args.listen or file.listen
+    args.bootnodes = [b for b in args.bootnodes.split(",") if b] if args.bootnodes is not None else file.bootnodes
+    if args.bootnodes and args.listen is None:
+        args.listen = "/ip4/127.0.0.1/tcp/0"  # a full node joining: any free port
     try:
         spec = load_chain_spec(args.chain)
     except InvalidChainSpec as exc:
@@ -155,6 +184,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fatal(f"--validator-key {args.validator_key}: {exc}")
     return _run(args, spec, datadir, block_time=block_time, dev_keys=None, on_ready=None, validator_key=validator_key)
+
+
+def cmd_devnet_init(args: argparse.Namespace) -> int:
+    from node.devnet import DevnetError, init_devnet
+
+    try:
+        nodes = init_devnet(args.out, validators=args.validators, engine=args.engine, rpc_port=args.rpc_port,
+                            p2p_port=args.p2p_port, block_time=args.block_time, chain_id=args.chain_id)
+    except DevnetError as exc:
+        return _fatal(str(exc))
+    print(f"wrote a {args.engine} devnet of {len(nodes)} validators to {args.out}")
+    print(f"  chain spec:  {args.out / 'chain.json'}")
+    for k, node in enumerate(nodes, start=1):
+        print(f"  {node.name}:       {node}  (RPC http://127.0.0.1:{args.rpc_port + k - 1})")
+    print(f"run them all:  chameleon devnet up {args.out}")
+    return 0
+
+
+def cmd_devnet_up(args: argparse.Namespace) -> int:
+    from node.devnet import DevnetError, up
+
+    executable = str(Path(sys.argv[0]).resolve()) if Path(sys.argv[0]).name == "chameleon" else "chameleon"
+    try:
+        return up(args.dir, executable=executable)
+    except DevnetError as exc:
+        return _fatal(str(exc))
 
 
 def _read_validator_key(path: Path, password_file: Path | None) -> bytes:
@@ -203,6 +258,8 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready, validator_key=N
         max_request_bytes=args.rpc_max_request_size,
         txpool_size=args.txpool_size,
         validator_key=validator_key,
+        listen=getattr(args, "listen", None),
+        bootnodes=tuple(getattr(args, "bootnodes", None) or ()),
     )
     try:
         trio.run(lambda: run_node(config, on_ready=on_ready))
@@ -210,6 +267,8 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready, validator_key=N
         exc = _first_leaf(raised)
         if isinstance(exc, (ChainMismatch, StorageError, StartupError, InvalidChainSpec)):
             return _fatal(str(exc))
+        if type(exc).__name__ == "NetworkError":  # network/ is imported only when the node joins one
+            return _fatal(f"network: {exc}")
         if isinstance(exc, OSError):
             return _fatal(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         if isinstance(exc, KeyboardInterrupt):

@@ -30,3 +30,6 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     )
     # Libraries that use stdlib logging (py-evm) stay quiet unless asked.
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # py-libp2p logs multi-line ERRORs on ordinary events (a banned peer refused, a peer
+    # gone mid-stream); the network layer logs what matters itself.
+    logging.getLogger("libp2p").setLevel(logging.CRITICAL)

@@ -31,3 +31,14 @@ def observe_rpc(method: str, seconds: float, ok: bool) -> None:
     child.observe(seconds)
     if not ok:
         RPC_ERRORS.labels(method).inc()
+
+
+CONSENSUS_HEIGHT = Gauge("chameleon_consensus_height", "Height the consensus engine is deciding")
+CONSENSUS_ROUND = Gauge("chameleon_consensus_round", "Round of the height being decided (bft)")
+TIME_TO_FINALITY = Histogram(
+    "chameleon_consensus_time_to_finality_seconds",
+    "From a block's timestamp to this node seeing it final",
+    buckets=(0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60),
+)
+SYNC_TARGET = Gauge("chameleon_sync_target_block", "Highest head announced by a peer while syncing")
+EVIDENCE_PENDING = Gauge("chameleon_consensus_evidence_pending", "Evidence waiting for a block")

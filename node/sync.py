@@ -30,7 +30,7 @@ import structlog
 import trio
 from rlp.sedes import big_endian_int
 
-from node.block_import import BlockImporter, BlockRefused, WireBlock
+from node.block_import import BlockImporter, BlockRefused, UnknownParent, WireBlock
 from node.chain import Block, Chain
 
 log = structlog.get_logger(__name__)
@@ -179,7 +179,11 @@ class Syncer:
 
     async def run(self, peers: Sequence[tuple[object, int]]) -> int:
         """Import up to the highest head of ``peers`` (``(peer, head number)`` pairs); returns
-        how many blocks were imported. Stops early when no usable peer is left."""
+        how many blocks were imported. Stops early when no usable peer is left.
+
+        Blocks are asked from the one after the finalized block (the head's, when the two
+        are one), so a node on another fork above finality gets the peer's fork too and its
+        engine chooses; blocks already stored cost a lookup."""
         usable = {peer: head for peer, head in peers if head > self.chain.head.number}
         if not usable:
             return 0
@@ -188,18 +192,22 @@ class Syncer:
         self.syncing = True
         progress = Progress(self.starting_block, self.target)
         imported = 0
+        cursor = self.chain.finalized.number + 1
         try:
-            while usable and self.chain.head.number < self.target:
-                imported += await self._round(usable, progress)
+            while usable and cursor <= self.target:
+                count, cursor = await self._round(usable, progress, cursor)
+                imported += count
+                if count == 0 and cursor <= self.target and not usable:
+                    break
         finally:
             self.syncing = False
             progress.close()
         log.info("sync_done", head=self.chain.head.number, imported=imported, target=self.target)
         return imported
 
-    async def _round(self, usable: dict[object, int], progress: Progress) -> int:
-        """Fetch up to ``in_flight`` batches from distinct peers, import what arrived in order."""
-        head = self.chain.head.number
+    async def _round(self, usable: dict[object, int], progress: Progress, cursor: int) -> tuple[int, int]:
+        """Fetch up to ``in_flight`` batches from ``cursor`` from distinct peers, import what
+        arrived in order; returns (blocks imported, the next cursor)."""
         peers = sorted(usable, key=lambda p: -usable[p])
         results: dict[int, tuple[object, BlocksResponse]] = {}
 
@@ -217,7 +225,7 @@ class Syncer:
                 usable.pop(peer, None)
 
         async with trio.open_nursery() as nursery:
-            start = head + 1
+            start = cursor
             for peer in peers[: self.in_flight]:
                 if start > usable.get(peer, -1) or start > self.target:
                     continue
@@ -225,30 +233,32 @@ class Syncer:
                 nursery.start_soon(fetch, peer, start, count)
                 start += count
         imported = 0
-        next_start = head + 1
-        while next_start in results:
-            peer, response = results[next_start]
+        while cursor in results:
+            peer, response = results[cursor]
             if not response.blocks:
                 usable.pop(peer, None)  # it claimed a head it does not serve
                 break
             for block in response.blocks:
                 try:
-                    stored, is_head = self.importer.import_block(block)
+                    stored, is_new_head = self.importer.import_block(block)
+                except UnknownParent as exc:
+                    # Its chain forks below what we asked for (or it reorganised meanwhile).
+                    log.info("sync_fork_below_request", number=block.header.number, reason=exc.reason)
+                    usable.pop(peer, None)
+                    return imported, cursor
                 except BlockRefused as exc:
                     log.warning("sync_block_refused", number=block.header.number, reason=exc.reason)
                     self.penalize(peer, f"sync: invalid block {block.header.number}: {exc.reason}")
                     usable.pop(peer, None)
-                    return imported
-                if not is_head and self.chain.head.hash != stored.hash:
-                    return imported  # a fork the engine has to choose; gossip takes over
+                    return imported, cursor
                 self.on_block(stored, None if block.seal is None else block.seal.encode())
                 imported += 1
+                cursor = block.header.number + 1
             progress.update(self.chain.head.number)
             last = response.blocks[-1].header.number
             if response.finalized_number <= last and response.justification:
                 self.on_finality(response.finalized_number, response.finalized_hash, response.justification)
-            next_start = last + 1
-        return imported
+        return imported, cursor
 
 
 __all__ = ["BlocksResponse", "Syncer", "SyncProtocolError", "answer_get_blocks", "decode_blocks_response",
