@@ -251,6 +251,7 @@ class NetworkedDriver(EngineDriver):
                 votes = self.engine.get_justification()
                 if votes:
                     self.send(CONSENSUS_TOPIC, encode_justification(encode_poa_justification(votes)))
+                self.request_sync(None)  # peers' stored proofs come with the blocks
             log.info("consensus_stalled", mark=mark, resent=len(self._height_messages) if self._bft else None)
 
 

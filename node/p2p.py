@@ -181,7 +181,9 @@ class NodeNetwork:
                         await self.net.refresh_status(peer.peer_id)
                     except Exception:  # noqa: BLE001 - a peer that went away
                         pass
-            ahead = [(p.peer_id, p.head.number) for p in self.net.peers() if p.head.number > self.chain.head.number]
+            head, finalized = self.chain.head.number, self.chain.finalized.number
+            ahead = [(p.peer_id, p.head.number, p.finalized.number) for p in self.net.peers()
+                     if p.head.number > head or p.finalized.number > finalized]
             if ahead:
                 await self.syncer.run(ahead)
 

@@ -6,10 +6,12 @@ for bulk data):
 - request ``rlp([1, start, count])``: the canonical blocks ``start .. start+count-1``
   (at most ``MAX_BLOCKS_PER_REQUEST``, fewer if the response would pass
   ``MAX_RESPONSE_BYTES``);
-- response ``rlp([[wire block, ...], finalized number, finalized hash, justification])``:
-  each block as ``node.block_import.WireBlock`` (header, transactions, consensus data, seal),
-  and the server's finality with its proof (``poa``: the finality votes; ``bft``: empty, each
-  block's seal is its commit).
+- response ``rlp([[wire block, ...], [justification, ...], finalized number, finalized
+  hash, justification])``: each block as ``node.block_import.WireBlock`` (header,
+  transactions, consensus data, seal) with the finality proof the server stored for it
+  (``poa``: the finality votes that finalized it, empty for a block finalized as an
+  ancestor; ``bft``: always empty, each block's seal is its commit), then the server's
+  finalized block with its proof.
 
 ``Syncer.run`` downloads batches from several peers at once (each batch from one peer,
 a failed or refused batch re-assigned to another), imports them strictly in order through
@@ -50,6 +52,7 @@ class SyncProtocolError(Exception):
 @dataclass(frozen=True, slots=True)
 class BlocksResponse:
     blocks: tuple[WireBlock, ...]
+    justifications: tuple[bytes, ...]
     finalized_number: int
     finalized_hash: bytes
     justification: bytes
@@ -81,17 +84,19 @@ def answer_get_blocks(chain: Chain, data: bytes) -> bytes:
         SyncProtocolError: a malformed request.
     """
     start, count = decode_get_blocks(data)
-    blocks, size = [], 0
+    blocks, justifications, size = [], [], 0
     for number in range(start, min(start + count, chain.head.number + 1)):
         block = chain.get_block_by_number(number)
         encoded = WireBlock.from_block(block, chain.get_seal(block.hash)).encode()
-        if blocks and size + len(encoded) > MAX_RESPONSE_BYTES:
+        proof = chain.get_justification(block.hash) or b""
+        if blocks and size + len(encoded) + len(proof) > MAX_RESPONSE_BYTES:
             break
         blocks.append(encoded)
-        size += len(encoded)
+        justifications.append(proof)
+        size += len(encoded) + len(proof)
     finalized = chain.finalized
     justification = chain.get_justification(finalized.hash) or b""
-    return rlp.encode([blocks, finalized.number, finalized.hash, justification])
+    return rlp.encode([blocks, justifications, finalized.number, finalized.hash, justification])
 
 
 def decode_blocks_response(data: bytes) -> BlocksResponse:
@@ -100,17 +105,22 @@ def decode_blocks_response(data: bytes) -> BlocksResponse:
         raise SyncProtocolError(f"response of {len(data)} bytes exceeds {MAX_RESPONSE_BYTES}")
     try:
         items = rlp.decode(data)
-        raw_blocks, number, block_hash, justification = items
+        raw_blocks, proofs, number, block_hash, justification = items
         finalized_number = big_endian_int.deserialize(number)
     except Exception:
-        raise SyncProtocolError("response is not rlp([[blocks], finalized number, hash, justification])") from None
+        raise SyncProtocolError("response is not rlp([[blocks], [justifications], finalized number, hash, "
+                                "justification])") from None
     if not isinstance(raw_blocks, list) or not all(isinstance(b, bytes) for b in raw_blocks):
         raise SyncProtocolError("response blocks are not a list of encodings")
+    if (not isinstance(proofs, list) or len(proofs) != len(raw_blocks)
+            or not all(isinstance(p, bytes) for p in proofs)):
+        raise SyncProtocolError("response justifications are not one encoding per block")
     try:
         blocks = tuple(WireBlock.decode(b) for b in raw_blocks)
     except BlockRefused as exc:
         raise SyncProtocolError(f"bad block in response: {exc.reason}") from None
-    return BlocksResponse(blocks, finalized_number, bytes(block_hash), bytes(justification))
+    return BlocksResponse(blocks, tuple(bytes(p) for p in proofs), finalized_number, bytes(block_hash),
+                          bytes(justification))
 
 
 Request = Callable[[object, bytes], Awaitable[bytes]]
@@ -177,14 +187,18 @@ class Syncer:
         self.syncing = False
         self.starting_block = 0
 
-    async def run(self, peers: Sequence[tuple[object, int]]) -> int:
-        """Import up to the highest head of ``peers`` (``(peer, head number)`` pairs); returns
-        how many blocks were imported. Stops early when no usable peer is left.
+    async def run(self, peers: Sequence[tuple[object, int, int]]) -> int:
+        """Import up to the highest head of ``peers`` (``(peer, head number, finalized
+        number)``) that are ahead in head or in finality; returns how many blocks were
+        handled. Stops early when no usable peer is left.
 
         Blocks are asked from the one after the finalized block (the head's, when the two
         are one), so a node on another fork above finality gets the peer's fork too and its
-        engine chooses; blocks already stored cost a lookup."""
-        usable = {peer: head for peer, head in peers if head > self.chain.head.number}
+        engine chooses, and a node whose finality lags gets the proofs; blocks already
+        stored cost a lookup."""
+        head, finalized = self.chain.head.number, self.chain.finalized.number
+        usable = {peer: peer_head for peer, peer_head, peer_final in peers
+                  if peer_head > head or peer_final > finalized}
         if not usable:
             return 0
         self.starting_block = self.chain.head.number
@@ -238,7 +252,7 @@ class Syncer:
             if not response.blocks:
                 usable.pop(peer, None)  # it claimed a head it does not serve
                 break
-            for block in response.blocks:
+            for block, proof in zip(response.blocks, response.justifications):
                 try:
                     stored, is_new_head = self.importer.import_block(block)
                 except UnknownParent as exc:
@@ -252,6 +266,8 @@ class Syncer:
                     usable.pop(peer, None)
                     return imported, cursor
                 self.on_block(stored, None if block.seal is None else block.seal.encode())
+                if proof:
+                    self.on_finality(block.header.number, block.header.hash, proof)
                 imported += 1
                 cursor = block.header.number + 1
             progress.update(self.chain.head.number)

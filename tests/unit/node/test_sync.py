@@ -51,14 +51,15 @@ async def test_a_fresh_node_syncs_from_honest_and_lying_peers(source):
             first = response.blocks[0]
             forged = dataclasses.replace(first, header=first.header.copy(gas_used=first.header.gas_used + 1))
             return rlp.encode([[forged.encode(), *[b.encode() for b in response.blocks[1:]]],
-                               response.finalized_number, response.finalized_hash, response.justification])
+                               list(response.justifications), response.finalized_number, response.finalized_hash,
+                               response.justification])
         return answer
 
     head = source.chain.head.number
     syncer = Syncer(BlockImporter(client, engine), request, timeout=0.5,
                     on_block=lambda block, seal: seen.append(block.header.number),
                     penalize=lambda peer, reason: penalties.setdefault(peer, reason))
-    imported = await syncer.run([("garbage", head), ("forger", head), ("slow", head), ("honest", head)])
+    imported = await syncer.run([(peer, head, 0) for peer in ("garbage", "forger", "slow", "honest")])
     assert client.chain.head == source.chain.head and imported == BLOCKS == len(seen)
     assert seen == list(range(1, BLOCKS + 1))
     assert client.chain.state_at(client.chain.head).state_root == source.chain.head.state_root
@@ -70,7 +71,7 @@ async def test_a_fresh_node_syncs_from_honest_and_lying_peers(source):
 async def test_nothing_to_do_when_no_peer_is_ahead(source):
     client, engine = make_node()
     syncer = Syncer(BlockImporter(client, engine), None)
-    assert await syncer.run([("peer", 0)]) == 0
+    assert await syncer.run([("peer", 0, 0)]) == 0
 
 
 def test_requests_are_bounded_and_checked(source):
