@@ -1,28 +1,42 @@
-"""The consensus write-ahead log's records: the inputs a Tendermint core receives, as bytes.
+"""The consensus write-ahead log's records: the inputs a Tendermint (or PoA) core receives, as bytes.
 
 Sans-IO and shared: the node (``node/consensus_wal.py``) frames these records in a file,
-the simulator (``consensus/sim/runner.py``) keeps them in memory. As CometBFT's WAL, every
-input is written *before* the core handles it, and a marker ends each height
-(``EndHeight``, CometBFT's ``EndHeightMessage``), so a restarted core is rebuilt with its
-sign state and fed the inputs after the last marker, in order: it reaches the same round
-and step, with the same locks, as before the crash.
+the simulators (``consensus/sim/runner.py``, ``consensus/sim/poa.py``) keep them in
+memory. As CometBFT's WAL, every input is written *before* the core handles it, and a
+marker ends each height (``EndHeight``, CometBFT's ``EndHeightMessage``), so a restarted
+core is rebuilt with its sign state and fed the inputs after the last marker, in order: it
+reaches the same round and step, with the same locks, as before the crash.
 
 The validator's own signed messages are written too, as the ``ProposalReceived`` /
 ``VoteReceived`` a peer's would be. On replay the sign guard refuses to sign again each
 step signed before the crash, and the own message that follows in the log is what the
 core counts instead (see ``TendermintCore``: "a refused step is covered by the log").
 
+**The poa log** holds the finality votes a ``PoaCore`` receives (one by one, or as a
+peer's justification) and the votes it signs, as ``FinalityVoteReceived`` (its own too: its
+sign state forbids signing them again, and a link may need its vote to count). Blocks are
+in the node's store, and the finalized block's proof beside it, so a restarted core is
+rebuilt from them, then fed the logged votes. A ``FinalizedMarker(number)`` is written
+when the core finalizes ``number``: no vote targeting at or below it is replayed (the core
+forgets them), and the log is compacted to the marker and the records still above it
+(``compute_poa_replay``).
+
 Records, canonical RLP (integers without leading zeros, ``bool`` as 0 or 1):
 
-====================  ========================================================
-``ProposalReceived``  ``[1, proposal.encode(), valid]``
-``VoteReceived``      ``[2, vote.encode()]``
-``TimeoutFired``      ``[3, height, round, step]``
-``BlockReady``        ``[4, height, round, block_hash]``
-``EndHeight``         ``[5, height]``
-====================  ========================================================
+=============================  ==============================================================
+``ProposalReceived``           ``[1, proposal.encode(), valid]``
+``VoteReceived``               ``[2, vote.encode()]``
+``TimeoutFired``               ``[3, height, round, step]``
+``BlockReady``                 ``[4, height, round, block_hash]``
+``EndHeight``                  ``[5, height]``
+poa ``FinalityVoteReceived``   ``[6, vote.encode()]``
+poa ``JustificationReceived``  ``[7, [vote.encode(), ...]]``, the votes in the order received
+``FinalizedMarker``            ``[8, number]``
+=============================  ==============================================================
 
-The embedded proposal or vote is its wire encoding (``consensus.messages``), byte for byte.
+The embedded proposal or vote is its wire encoding (``consensus.messages``,
+``consensus.poa.messages``), byte for byte. A record is at most ``MAX_RECORD_BYTES``, a
+justification ``MAX_JUSTIFICATION_RECORD_BYTES`` (the proofs of ~350 authorities).
 """
 from __future__ import annotations
 
@@ -35,6 +49,8 @@ from rlp.sedes import big_endian_int
 from consensus.bft.core import BlockReady, Event, ProposalReceived, SignState, TimeoutFired, VoteReceived
 from consensus.errors import ConsensusError, MalformedMessage
 from consensus.messages import HASH_SIZE, MAX_MESSAGE_BYTES, Proposal, Vote, decode_message
+from consensus.poa.core import FinalityVoteReceived, JustificationReceived
+from consensus.poa.messages import FinalityVote
 from consensus.types import Step, VoteType
 
 KIND_PROPOSAL = 1
@@ -42,7 +58,13 @@ KIND_VOTE = 2
 KIND_TIMEOUT = 3
 KIND_BLOCK_READY = 4
 KIND_END_HEIGHT = 5
-MAX_RECORD_BYTES = MAX_MESSAGE_BYTES + 16  # the largest record embeds one message
+KIND_POA_VOTE = 6
+KIND_POA_JUSTIFICATION = 7
+KIND_FINALIZED = 8
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES + 16  # the largest record but a justification embeds one message
+# A justification: up to a proof's worth of votes per authority (~190 kB each, see
+# ``consensus.poa.finality.MAX_PROOF_LINKS``); within the node file's 64 MiB frames.
+MAX_JUSTIFICATION_RECORD_BYTES = 64 * 1024 * 1024 - 16
 _TIMEOUT_STEPS = (Step.PROPOSE, Step.PREVOTE, Step.PRECOMMIT)
 
 
@@ -53,8 +75,17 @@ class EndHeight:
     height: int
 
 
+@dataclass(frozen=True, slots=True)
+class FinalizedMarker:
+    """The poa core finalized ``number``: logged votes targeting at or below it are never replayed."""
+
+    number: int
+
+
 WalInput = Union[ProposalReceived, VoteReceived, TimeoutFired, BlockReady]
-WalRecord = Union[ProposalReceived, VoteReceived, TimeoutFired, BlockReady, EndHeight]
+PoaWalInput = Union[FinalityVoteReceived, JustificationReceived]
+WalRecord = Union[ProposalReceived, VoteReceived, TimeoutFired, BlockReady, EndHeight, FinalityVoteReceived,
+                  JustificationReceived, FinalizedMarker]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +141,12 @@ def encode_record(record: WalRecord) -> bytes:
         return _rlp_list(b"\x04", _rlp_int(record.height), _rlp_int(record.round), _rlp_bytes(record.block_hash))
     if kind is EndHeight:
         return _rlp_list(b"\x05", _rlp_int(record.height))
+    if kind is FinalityVoteReceived:
+        return _rlp_list(b"\x06", _rlp_bytes(record.vote.encode()))
+    if kind is JustificationReceived:
+        return _rlp_list(b"\x07", _rlp_list(*(_rlp_bytes(vote.encode()) for vote in record.votes)))
+    if kind is FinalizedMarker:
+        return _rlp_list(b"\x08", _rlp_int(record.number))
     raise TypeError(f"not a WAL record: {record!r}")
 
 
@@ -137,6 +174,20 @@ def _message(item: object) -> Proposal | Vote:
     return message
 
 
+def _poa_vote(item: object) -> FinalityVote:
+    """A vote as the wire decodes it: its fields are the core's to check, on replay as when it
+    came (a record holds what was received: refusing it here would cut the log there)."""
+    if not isinstance(item, bytes):
+        raise MalformedMessage("WAL record finality vote: expected bytes")
+    try:
+        vote = FinalityVote.decode(item)
+    except ConsensusError as exc:
+        raise MalformedMessage(f"WAL record finality vote: {exc.reason}") from None
+    if vote.encode() != item:
+        raise MalformedMessage("WAL record finality vote: not canonical")
+    return vote
+
+
 def decode_record(data: bytes) -> WalRecord:
     """The record ``encode_record`` made of these bytes.
 
@@ -146,7 +197,7 @@ def decode_record(data: bytes) -> WalRecord:
         MalformedMessage: not a record, an unknown kind, a field out of range, or bytes
             that are not the canonical encoding of what they decode to.
     """
-    if not isinstance(data, bytes) or len(data) > MAX_RECORD_BYTES:
+    if not isinstance(data, bytes) or len(data) > MAX_JUSTIFICATION_RECORD_BYTES:
         raise MalformedMessage("WAL record: not bytes, or too large")
     try:
         items = rlp.decode(data)
@@ -156,6 +207,8 @@ def decode_record(data: bytes) -> WalRecord:
         raise MalformedMessage("WAL record: expected a non-empty RLP list")
     kind = _int(items[0], "kind")
     fields = items[1:]
+    if kind != KIND_POA_JUSTIFICATION and len(data) > MAX_RECORD_BYTES:
+        raise MalformedMessage("WAL record: too large")
     record: WalRecord
     if kind == KIND_VOTE and len(fields) == 1:
         message = _message(fields[0])
@@ -182,6 +235,14 @@ def decode_record(data: bytes) -> WalRecord:
         record = BlockReady(_int(fields[0], "height"), _int(fields[1], "round"), block_hash)
     elif kind == KIND_END_HEIGHT and len(fields) == 1:
         record = EndHeight(_int(fields[0], "height"))
+    elif kind == KIND_POA_VOTE and len(fields) == 1:
+        record = FinalityVoteReceived(_poa_vote(fields[0]))
+    elif kind == KIND_POA_JUSTIFICATION and len(fields) == 1:
+        if not isinstance(fields[0], list):
+            raise MalformedMessage("WAL justification record: expected a list of votes")
+        record = JustificationReceived(tuple(_poa_vote(item) for item in fields[0]))
+    elif kind == KIND_FINALIZED and len(fields) == 1:
+        record = FinalizedMarker(_int(fields[0], "number"))
     else:
         raise MalformedMessage(f"WAL record: unknown kind {kind} with {len(fields)} fields")
     if encode_record(record) != data:
@@ -208,6 +269,34 @@ def compute_replay(records: Iterable[WalRecord]) -> Replay | None:
     return Replay(last + 1, tuple(inputs))
 
 
+def compute_poa_replay(records: Iterable[WalRecord]) -> tuple[PoaWalInput, ...]:
+    """The poa inputs to feed a restarted core, in order: those with a vote targeting above the
+    last ``FinalizedMarker`` (all of them without one), wherever they are in the log.
+
+    A justification keeps only its votes above the marker (the others cannot count: they
+    target the finalized block or below). Records of other engines are skipped. The same
+    selection compacts the log: the marker, then what this returns.
+    """
+    inputs: list[PoaWalInput] = []
+    final = -1
+    for record in records:
+        kind = type(record)
+        if kind is FinalizedMarker:
+            final = max(final, record.number)
+        elif kind is FinalityVoteReceived or kind is JustificationReceived:
+            inputs.append(record)
+    kept: list[PoaWalInput] = []
+    for event in inputs:
+        if type(event) is FinalityVoteReceived:
+            if event.vote.target_number > final:
+                kept.append(event)
+        else:
+            votes = tuple(vote for vote in event.votes if vote.target_number > final)
+            if votes:
+                kept.append(event if len(votes) == len(event.votes) else JustificationReceived(votes))
+    return tuple(kept)
+
+
 def compute_last_signed(inputs: Iterable[Event], address: bytes | None) -> SignState | None:
     """The latest (height, round, step) among ``address``'s own messages in ``inputs``.
 
@@ -232,6 +321,7 @@ def compute_last_signed(inputs: Iterable[Event], address: bytes | None) -> SignS
 
 
 __all__ = [
-    "EndHeight", "MAX_RECORD_BYTES", "Replay", "WalInput", "WalRecord", "compute_last_signed", "compute_replay",
-    "decode_record", "encode_record",
+    "EndHeight", "FinalizedMarker", "MAX_JUSTIFICATION_RECORD_BYTES", "MAX_RECORD_BYTES", "PoaWalInput", "Replay",
+    "WalInput", "WalRecord", "compute_last_signed", "compute_poa_replay", "compute_replay", "decode_record",
+    "encode_record",
 ]

@@ -1,4 +1,4 @@
-"""The consensus write-ahead log of a bft validator, on disk: ``<datadir>/consensus/wal``.
+"""The consensus write-ahead log of a validator, on disk: ``<datadir>/consensus/wal``.
 
 The records are ``consensus.wal``'s (the inputs of the Tendermint core, this validator's own
 signed messages, an ``EndHeight`` marker); this module frames them in a file, adds the
@@ -12,6 +12,10 @@ fsynced. As CometBFT's WAL:
   so what led to an own message is durable with it);
 - when a height is committed the file is replaced by one holding only ``EndHeight(h)``
   (written aside, fsynced, renamed, directory fsynced), so it holds one height at most;
+- a poa validator logs the finality votes it receives (flushed) and those it signs
+  (fsynced, after its sign state: a vote it may need to count again), and at each finality
+  ``replace``s the file by a ``FinalizedMarker`` and the votes above it
+  (``consensus.wal.compute_poa_replay``), so it holds the votes above the finalized block;
 - a torn or corrupt tail (a crash mid-append) ends the log: ``load`` cuts it off, so
   what is appended next is read back.
 
@@ -24,7 +28,7 @@ import os
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterable
 
 import rlp
 from rlp.sedes import big_endian_int
@@ -85,11 +89,16 @@ class ConsensusWal:
 
     def end_height(self, height: int) -> None:
         """``height`` is committed: replace the log by one holding only ``EndHeight(height)``."""
+        self.replace([EndHeight(height)])
+
+    def replace(self, records: Iterable[WalRecord]) -> None:
+        """Replace the log by one holding only ``records``, atomically and durably (a crash
+        leaves the old log or the new one)."""
         self.close()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
-            f.write(_frame(bytes((TAG_RECORD,)) + encode_record(EndHeight(height))))
+            f.write(b"".join(_frame(bytes((TAG_RECORD,)) + encode_record(record)) for record in records))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)

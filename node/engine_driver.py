@@ -31,6 +31,11 @@ restores the logged blocks of the current height, and replays every logged input
 height, unlogged: the core is back at its round and step with its locks; each step it
 signed before is refused by its sign guard and covered by its own logged message, which
 follows in the log.
+
+**The poa WAL**: finality votes received (flushed) and signed (fsynced, after the sign
+state) are appended before ``handle``; each ``Finalized`` rewrites the log to
+``FinalizedMarker(n)`` plus the votes above it; on start, after the blocks and the stored
+justification, ``compute_poa_replay(log)`` is fed back.
 """
 from __future__ import annotations
 
@@ -58,7 +63,7 @@ from consensus.engine import (
 )
 from consensus.errors import ConsensusError
 from consensus.messages import Proposal, Vote
-from consensus.wal import compute_last_signed, compute_replay
+from consensus.wal import FinalizedMarker, compute_last_signed, compute_poa_replay, compute_replay
 from node import metrics
 from consensus.block_data import BlockData, compose_block_data, validate_block_data
 from node.chain import decode_body, decode_body_consensus_data, encode_body
@@ -73,6 +78,8 @@ log = structlog.get_logger(__name__)
 
 # What the bft WAL logs of the core's inputs (``Start`` and ``BlockImported`` follow from the chain).
 _LOGGED_INPUTS = (bft.ProposalReceived, bft.VoteReceived, bft.TimeoutFired, bft.BlockReady)
+# And the poa WAL (blocks and the finalized block's proof are in the chain); our own votes too.
+_POA_LOGGED_INPUTS = (poa.FinalityVoteReceived, poa.JustificationReceived)
 
 
 def load_sign_state(path: Path) -> bytes | None:
@@ -123,10 +130,13 @@ class EngineDriver:
     # -- inputs ----------------------------------------------------------------------
 
     def feed(self, event: Any, *, replaying: bool = False) -> None:
-        """Hand one input to the engine (bft: logged first, unless it is being replayed)."""
+        """Hand one input to the engine (logged first, unless it is being replayed)."""
         if self._bft and not replaying and isinstance(event, _LOGGED_INPUTS):
             # Timeouts and our own blocks are ours: fsynced. Peer messages are only flushed.
             self.wal.append(event, sync=isinstance(event, (bft.TimeoutFired, bft.BlockReady)))
+        elif (not self._bft and not replaying and isinstance(event, _POA_LOGGED_INPUTS)
+              and not self.engine.holds(event)):
+            self.wal.append(event, sync=False)  # peer votes: flushed (a repeat the core holds is not logged)
         try:
             effects = self.engine.handle(event)
         except ConsensusError as exc:
@@ -138,7 +148,14 @@ class EngineDriver:
                 following = effects[i + 1] if i + 1 < len(effects) else None
                 if isinstance(following, Broadcast):
                     self._log_signed(following.message)
+            elif not self._bft and isinstance(effect, Broadcast) and isinstance(effect.message, poa.FinalityVote):
+                # Our finality vote, its sign state written: a restart cannot sign it again, it counts this one.
+                self.wal.append(poa.FinalityVoteReceived(effect.message), sync=True)
             self._perform(effect)
+            if not self._bft and isinstance(effect, Finalized):
+                # The marker; the log keeps only the votes above it (bounded, as the bft log is per height).
+                marker = FinalizedMarker(effect.number)
+                self.wal.replace([marker, *compute_poa_replay([*self.wal.load().records, marker])])
 
     def _log_signed(self, message: Any) -> None:
         if isinstance(message, Proposal):
@@ -160,6 +177,13 @@ class EngineDriver:
         chain = self.chain
         if isinstance(self.engine, poa.PoaCore):
             finalized = chain.finalized
+            # The logged finality votes above the finalized block; the log is compacted to them.
+            contents = self.wal.load()
+            if contents.torn_bytes:
+                log.warning("consensus_wal_torn_tail", bytes=contents.torn_bytes)
+            marker = FinalizedMarker(finalized.number)
+            logged = compute_poa_replay([*contents.records, marker])
+            self.wal.replace([marker, *logged])
             self.feed(poa.Start(finalized))
             for number in range(finalized.number + 1, chain.head.number + 1):
                 header = chain.get_header_by_number(number)
@@ -171,7 +195,12 @@ class EngineDriver:
             except ConsensusError as exc:
                 log.warning("justification_not_replayed", reason=str(exc))
             else:
-                self.feed(poa.JustificationReceived(votes))
+                self.feed(poa.JustificationReceived(votes), replaying=True)  # stored with the block: not logged
+            for event in logged:  # then the votes received (and our own) since, in order
+                self.feed(event, replaying=True)
+            if logged:
+                log.info("consensus_wal_replayed", finalized=finalized.number, records=len(logged),
+                         justified=self.engine.get_justified().number)
         else:
             head = chain.head
             inputs = self._load_wal(head.number + 1)

@@ -34,6 +34,14 @@ justifications peers send. When finality stalls, gossip again this node's recent
 and its ``core.get_justification()`` (the votes that justify its highest justified block:
 a byzantine authority may have shown its votes to some nodes only), and ask a peer for
 its proofs.
+
+WAL (``consensus.wal``): append each ``FinalityVoteReceived``/``JustificationReceived``
+before ``handle`` (``core.holds(event)``: a repeat that changes nothing need not be), and
+each own vote as a ``FinalityVoteReceived`` once its ``PersistSignState`` is written; on
+``Finalized(number)`` write ``FinalizedMarker(number)`` (and keep only
+``compute_poa_replay`` of the log after it). On restart, after the stored blocks and the
+finalized block's justification, feed ``compute_poa_replay(log)``: the votes held before
+the crash come back, its own among them (its sign state forbids signing them again).
 """
 from consensus.poa.core import (
     BlockReady,

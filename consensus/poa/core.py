@@ -371,6 +371,15 @@ class PoaCore(ConsensusEngine):
         """The votes held for ``(source_number, source_hash, target_number, target_hash)``, by validator."""
         return tuple(sorted(self._links.get(link, {}).values(), key=lambda v: v.validator))
 
+    def holds(self, event: FinalityVoteReceived | JustificationReceived) -> bool:
+        """Every vote of this input counts already, so handling it changes nothing: a driver
+        need not log it again (gossip repeats votes while finality stalls)."""
+        try:
+            votes = (event.vote,) if isinstance(event, FinalityVoteReceived) else tuple(event.votes)
+        except (AttributeError, TypeError):
+            return False
+        return all(self._is_held(vote) for vote in votes)
+
     def compute_slot_author(self, slot: int) -> bytes:
         return compute_slot_author(slot, self.authorities)
 

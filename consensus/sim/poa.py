@@ -22,9 +22,16 @@ the Tendermint runner (``consensus.sim.runner``). The simulator is each core's d
 - ``Finalized(number, hash, votes)``: the finalized pointer moves and the proof is kept (the
   node's justifications, for peers catching up);
 - ``PersistSignState`` keeps the encoded sign state: it survives a crash, as do the stored
-  blocks, the finalized pointer and the proofs. A restarted core is built with that sign
-  state, started from its finalized block, fed every stored block above it, parents first,
-  and the finalized block's proof (``JustificationReceived``).
+  blocks, the finalized pointer, the proofs and the **WAL** (``consensus.wal`` records, in
+  memory): an honest node logs each ``FinalityVoteReceived``/``JustificationReceived``
+  before its core handles it (unless the core holds every vote of it already: a repeat),
+  and each vote it signs (after its sign state); at each ``Finalized`` the WAL is compacted
+  to a ``FinalizedMarker`` and the votes above it (``compute_poa_replay``). A restarted core
+  is built with that sign state, started from its finalized block, fed every stored block
+  above it, parents first, the finalized block's proof (``JustificationReceived``), then
+  the logged votes, in order: it holds the votes it held before the crash (others' and its
+  own, which its sign state forbids signing again), so it votes on from the justification
+  it knew instead of waiting to learn it again (``PoaSimulation(wal=False)`` shows that).
 - catch-up: a node whose finality did not move for a slot re-sends its recent votes and its
   justification (``PoaCore.get_justification``, fed to peers as ``JustificationReceived``),
   and asks a peer (round-robin) for finality; the peer answers with its proofs above the
@@ -91,6 +98,7 @@ from consensus.sim.runner import (
     memoise_verify,
     schedule_crashes,
 )
+from consensus.wal import FinalizedMarker, WalRecord, compute_poa_replay, decode_record, encode_record
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import ZERO_HASH, Header, new_header
 
@@ -99,6 +107,7 @@ SYNC_BATCH = 32
 GAS_LIMIT = 30_000_000
 BASE_FEE = 10**9
 
+_LOGGED = (FinalityVoteReceived, JustificationReceived)  # the WAL's inputs (and own votes, as received)
 # Heap item tags.
 SLOT, BLOCK, VOTE, REQUEST, BATCH, SYNC, CRASH, RESTART, JUSTIFY = range(9)
 RESEND_VOTES = 16  # a stalled node re-sends at most its last 16 votes per slot
@@ -110,17 +119,31 @@ GENESIS = new_header(parent_hash=ZERO_HASH, number=0, timestamp=0, gas_limit=GAS
 @contextlib.contextmanager
 def verified_poa_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
     """Memoise seal and vote signature recovery (``consensus.poa.messages.verify``) and the
-    finality votes' sign bytes.
+    finality votes' sign bytes and encoding.
 
     Every node verifies every seal and vote: N identical ECDSA recoveries each, and as many
-    RLP encodings of the same sign bytes. The memos return exactly what ``verify`` and
-    ``FinalityVote.sign_bytes`` return (a vote is frozen and hashable); a failing signature
-    is not cached. Undone on exit.
+    RLP encodings of the same sign bytes (and of the vote, for its WAL). The memos return
+    exactly what ``verify``, ``FinalityVote.sign_bytes`` and ``FinalityVote.encode`` return
+    (a vote is frozen and hashable); a failing signature is not cached. Undone on exit.
     """
     original = poa_messages.verify
     original_sign_bytes = FinalityVote.sign_bytes
+    original_encode = FinalityVote.encode
     cache: dict[tuple[bytes, bytes], bytes] = {}
     sign_bytes_memo: dict[tuple[FinalityVote, int], bytes] = {}
+    encode_memo: dict[FinalityVote, bytes] = {}
+
+    def encode(vote: FinalityVote) -> bytes:
+        try:
+            return encode_memo[vote]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable field (a malformed vote): do not memoise
+            return original_encode(vote)
+        if len(encode_memo) > CACHE_LIMIT:
+            encode_memo.clear()
+        data = encode_memo[vote] = original_encode(vote)
+        return data
 
     def sign_bytes(vote: FinalityVote, chain_id: int) -> bytes:
         key = (vote, chain_id)
@@ -137,11 +160,13 @@ def verified_poa_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]
 
     poa_messages.verify = memoise_verify(original, cache)
     FinalityVote.sign_bytes = sign_bytes  # type: ignore[method-assign]
+    FinalityVote.encode = encode  # type: ignore[method-assign]
     try:
         yield cache
     finally:
         poa_messages.verify = original
         FinalityVote.sign_bytes = original_sign_bytes  # type: ignore[method-assign]
+        FinalityVote.encode = original_encode  # type: ignore[method-assign]
 
 
 def build_header(parent_hash: bytes, number: int, slot: int, author: bytes, tag: bytes = b"") -> Header:
@@ -154,7 +179,7 @@ def build_header(parent_hash: bytes, number: int, slot: int, author: bytes, tag:
 class PoaNode:
     __slots__ = ("index", "signer", "address", "role", "core", "crashed", "incarnation", "sign_state", "store",
                  "finalized", "fin_number", "fin_hash", "proofs", "orphans", "wanted", "echoed", "my_votes",
-                 "fin_at_slot")
+                 "fin_at_slot", "wal")
 
     def __init__(self, index: int, signer: Signer, role: str) -> None:
         self.index = index
@@ -173,6 +198,8 @@ class PoaNode:
         self.proofs: list[tuple[int, tuple[FinalityVote, ...]]] = []  # (finalized number, its proof), ascending
         self.my_votes: dict[int, FinalityVote] = {}  # this node's votes by target, above its finalized number
         self.fin_at_slot = -1
+        # The WAL of an honest authority (encoded ``consensus.wal`` records): survives crashes.
+        self.wal: list[bytes] | None = [] if role == HONEST else None
         # Lost on a crash: orphans by parent hash, parents asked for (hash -> peer asked).
         self.orphans: dict[bytes, dict[bytes, tuple[Header, Seal]]] = {}
         self.wanted: dict[bytes, int] = {}
@@ -188,10 +215,12 @@ class PoaNode:
 class PoaSimulation:
     """One seeded run of ``config`` with PoA cores; ``run()`` returns its ``SeedResult``."""
 
-    def __init__(self, config: SimConfig, seed: int, *, relay: bool = True) -> None:
+    def __init__(self, config: SimConfig, seed: int, *, relay: bool = True, wal: bool = True) -> None:
+        """``wal=False``: restarts ignore the WAL (as before it had one; to show what it changes)."""
         self.config = config
         self.seed = seed
         self.relay = relay
+        self.replay_wal = wal
         n = config.validators
         self.slot_ms = config.slot_ms
         scenario = random.Random(f"chameleon-sim/{seed}/scenario")
@@ -221,6 +250,8 @@ class PoaSimulation:
         self.heal_ms = schedule_crashes(self.net, scenario, crashers, horizon, self.net.last_heal_ms,
                                         crash_tag=CRASH, restart_tag=RESTART)
         self.deadline = self.heal_ms + config.effective_budget_ms
+        self._records: dict[object, bytes] = {}  # WAL memo: event -> record bytes
+        self._decoded: dict[bytes, WalRecord] = {}  # and back
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -315,11 +346,25 @@ class PoaSimulation:
         # Then the finalized block's stored proof, as the node driver does: its last link
         # justifies a child, where the last vote before the crash may start.
         if node.proofs and node.proofs[-1][0] == root.number and node.core is not None:
-            self._feed(node, JustificationReceived(node.proofs[-1][1]))
+            self._feed(node, JustificationReceived(node.proofs[-1][1]), replaying=True)
+        # Then the votes logged since (the WAL compacted to those above the finalized block).
+        if node.wal:
+            logged = self._compact_wal(node, root.number)
+            if not self.replay_wal:
+                node.wal = []  # lost, as without a WAL
+                logged = ()
+            for event in logged:
+                if node.core is None:
+                    break
+                self._feed(node, event, replaying=True)
 
-    def _feed(self, node: PoaNode, event: object) -> bool:
+    def _feed(self, node: PoaNode, event: object, *, replaying: bool = False) -> bool:
         core = node.core
         assert core is not None
+        wal = node.wal
+        if wal is not None and not replaying and type(event) in _LOGGED:
+            if not core.holds(event):  # type: ignore[arg-type]  # (a repeat changes nothing: not logged)
+                wal.append(self._encode_record(event))  # before handle, as the driver does
         try:
             effects = core.handle(event)  # type: ignore[arg-type]
         except ConsensusError:
@@ -334,6 +379,8 @@ class PoaSimulation:
                 return
             kind = type(effect)
             if kind is Broadcast:
+                if node.wal is not None:  # our vote, after its sign state: counted again on a restart
+                    node.wal.append(self._encode_record(FinalityVoteReceived(effect.message)))
                 self._send_vote(node, effect.message)
             elif kind is PersistSignState:
                 node.sign_state = node.core.encode_sign_state(effect.state)
@@ -349,8 +396,41 @@ class PoaSimulation:
                     node.proofs.append((effect.number, tuple(effect.votes)))
                     del node.proofs[:-KEPT_PROOFS]
                 self._on_finalized(node, effect.number, effect.block_hash)
+                if node.wal is not None:
+                    self._compact_wal(node, effect.number)
             elif kind is ReportEvidence:
                 pass  # evidence is the PoS issue's; honest double-signs are counted at signing
+
+    def _encode_record(self, record: object) -> bytes:
+        """``encode_record``, memoised (every node logs the same votes)."""
+        try:
+            return self._records[record]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable field: do not memoise
+            return encode_record(record)  # type: ignore[arg-type]
+        if len(self._records) > CACHE_LIMIT:
+            self._records.clear()
+            self._decoded.clear()
+        data = self._records[record] = encode_record(record)  # type: ignore[arg-type]
+        self._decoded[data] = record  # type: ignore[assignment]  # what decode_record gives back
+        return data
+
+    def _decode_record(self, data: bytes) -> WalRecord:
+        record = self._decoded.get(data)
+        if record is None:
+            if len(self._decoded) > CACHE_LIMIT:
+                self._decoded.clear()
+            record = self._decoded[data] = decode_record(data)
+        return record
+
+    def _compact_wal(self, node: PoaNode, number: int) -> tuple:
+        """Keep the marker of ``number`` and the logged votes above it; returns those votes."""
+        assert node.wal is not None
+        marker = FinalizedMarker(number)
+        kept = compute_poa_replay([*(self._decode_record(data) for data in node.wal), marker])
+        node.wal = [self._encode_record(marker), *(self._encode_record(event) for event in kept)]
+        return kept
 
     def _on_sealed(self, node: PoaNode, header: Header, seal: Seal) -> None:
         h = header.hash

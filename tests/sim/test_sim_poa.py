@@ -11,6 +11,10 @@ vote again at the next block's number from the same justified source, so those s
 live now (``test_split_votes_*``, ``test_*equivocating*``). With byzantine authorities at 1/3
 or more, the equivocating adversary double-votes its way to two finalized forks, and the
 agreement check must catch it.
+
+Crashed authorities restart from their sign state, stored blocks and WAL: the votes they held
+(their peers' and their own, which they may not sign again) come back, so with 3 authorities,
+where every link needs every vote, a restart costs no slot (``test_*_wal_*``).
 """
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ import pytest
 from sim_helpers import run_and_explain
 
 from consensus.engine import Finalized
+from consensus.poa.core import FinalityVoteReceived
 from consensus.poa.messages import FinalityVote
+from consensus.sim import poa as sim_poa
 from consensus.sim.network import parse_partition
-from consensus.sim.poa import PoaSimulation
+from consensus.sim.poa import PoaSimulation, verified_poa_signature_cache
 from consensus.sim.runner import SimConfig, run_seed
 
 SIZES = [(4, 30), (7, 20), (10, 12)]  # (authorities, seeds): this file stays well under 20 s
@@ -154,3 +160,49 @@ def test_the_proof_check_catches_a_finalized_effect_its_votes_do_not_prove():
     sim._boot(node)
     sim._check_proof(node, Finalized(1, b"\x01" * 32, ()))
     assert sim.result.safety_violations == 1 and sim.result.problems[0].startswith("proof: ")
+
+
+class CrashOneVoteShort(PoaSimulation):
+    """Authority 0 crashes as soon as it holds a peer's vote for a link to block ``target`` (one
+    vote short of it, with 3 authorities) and restarts 1 ms later; records when each honest node
+    finalizes each block."""
+
+    def __init__(self, *args, target: int = 4, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.target = target
+        self.crashed_at: int | None = None
+        self.finalized_at: dict[tuple[int, int], int] = {}  # (node, number) -> virtual ms
+
+    def _feed(self, node, event, *, replaying=False):
+        handled = super()._feed(node, event, replaying=replaying)
+        if (self.crashed_at is None and node.index == 0 and type(event) is FinalityVoteReceived
+                and event.vote.validator != node.address and event.vote.target_number == self.target):
+            self.crashed_at = self.net.now
+            self.net.schedule(0, 0, (sim_poa.CRASH,))
+            self.net.schedule(1, 0, (sim_poa.RESTART,))
+        return handled
+
+    def _on_finalized(self, node, number, block_hash):
+        super()._on_finalized(node, number, block_hash)
+        for n in range(1, number + 1):
+            self.finalized_at.setdefault((node.index, n), self.net.now)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_restarted_authority_votes_on_from_its_wal_and_without_it_finality_waits(seed):
+    config = SimConfig(validators=3, blocks=10, delay_ms=(10, 150))
+    with verified_poa_signature_cache():
+        runs = {wal: CrashOneVoteShort(config, seed, wal=wal) for wal in (True, False)}
+        results = {wal: sim.run() for wal, sim in runs.items()}
+    for wal, result in results.items():
+        assert_safe_and_live([result], f"seed {seed}, wal={wal}")
+        assert result.restarts == 1 and runs[wal].crashed_at is not None
+    after = {wal: {key: at - sim.crashed_at for key, at in sim.finalized_at.items()} for wal, sim in runs.items()}
+    # With its WAL the restarted node holds its vote and the peer's for 3 -> 4: the last one,
+    # one network delay away, finalizes 3 there.
+    assert after[True][(0, 3)] <= config.delay_ms[1]
+    # Without it both are gone and it cannot sign its own again: every node waits for its
+    # votes on the later links, and block 4 is final everywhere at least a slot later.
+    assert after[False][(0, 3)] > after[True][(0, 3)]
+    last = {wal: max(after[wal][(i, 4)] for i in range(3)) for wal in runs}
+    assert last[False] - last[True] >= config.slot_ms, last

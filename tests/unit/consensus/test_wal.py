@@ -4,6 +4,10 @@ The replay suite is CometBFT's "crash the WAL at every message index": a validat
 height that takes two rounds and a lock change, its log is cut after each record, and a
 core rebuilt from the sign state and the log must reach the same state, sign nothing that
 conflicts with what it signed before, and commit the same block from the peers' messages.
+
+The poa records (finality votes, justifications, the ``FinalizedMarker``) get the same: a PoA
+authority restarted after any input, from its sign state, stored blocks, the finalized
+block's proof and its log, holds the same votes and reaches the same finality.
 """
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ import rlp
 from hypothesis import given
 from hypothesis import strategies as st
 
+import poa_harness
 from bft_harness import BLOCK_A, BLOCK_B, CHAIN_ID, NIL, make_stubs
+from consensus import engine, poa
 from consensus.bft.core import (
     BlockReady,
     Broadcast,
@@ -31,10 +37,13 @@ from consensus.errors import MalformedMessage
 from consensus.messages import Proposal, Vote
 from consensus.types import Step, VoteType
 from consensus.wal import (
+    MAX_JUSTIFICATION_RECORD_BYTES,
     MAX_RECORD_BYTES,
     EndHeight,
+    FinalizedMarker,
     Replay,
     compute_last_signed,
+    compute_poa_replay,
     compute_replay,
     decode_record,
     encode_record,
@@ -332,3 +341,241 @@ def test_the_node_file_is_replaced_by_the_marker_at_each_commit(tmp_path):
     assert wal.load().records == [EndHeight(49)] and size < 32  # bounded: one height at most
     assert compute_replay(wal.load().records) == Replay(50, ())
     assert not (tmp_path / "wal.tmp").exists()
+
+
+# --- poa records -------------------------------------------------------------------------------
+# The finality votes a PoA core receives (one by one or as a justification) and those it signs,
+# with a marker at each finality; blocks and the finalized block's proof are in the store.
+
+POA_SIGNERS = poa_harness.make_signers(4)
+POA_CHAIN = [poa_harness.GENESIS]
+for _slot in range(1, 5):
+    POA_CHAIN.append(poa_harness.make_header(POA_CHAIN[-1], _slot))
+
+
+def poa_vote(i: int, source: int, target: int) -> poa.FinalityVote:
+    return poa_harness.vote(POA_SIGNERS[i], POA_CHAIN[source], POA_CHAIN[target])
+
+
+def poa_records() -> list:
+    return [
+        poa.FinalityVoteReceived(poa_vote(1, 0, 1)),
+        poa.JustificationReceived((poa_vote(1, 0, 1), poa_vote(2, 0, 1), poa_vote(3, 1, 2))),
+        poa.JustificationReceived(()),
+        FinalizedMarker(0),
+        FinalizedMarker(2**63 - 1),
+    ]
+
+
+@pytest.mark.parametrize("record", poa_records(), ids=lambda r: type(r).__name__)
+def test_every_poa_record_round_trips_in_the_documented_layout(record):
+    data = encode_record(record)
+    assert decode_record(data) == record
+    layout = {
+        poa.FinalityVoteReceived: lambda r: [6, r.vote.encode()],
+        poa.JustificationReceived: lambda r: [7, [v.encode() for v in r.votes]],
+        FinalizedMarker: lambda r: [8, r.number],
+    }[type(record)](record)
+    assert data == rlp.encode(layout)
+    limit = MAX_JUSTIFICATION_RECORD_BYTES if type(record) is poa.JustificationReceived else MAX_RECORD_BYTES
+    assert len(data) <= limit
+
+
+def test_a_vote_record_holds_what_was_received_even_a_vote_the_core_refuses():
+    # Logged before the core handles it: a record the decoder refused would cut the log there.
+    bad = dataclasses.replace(poa_vote(1, 0, 1), source_number=5, target_hash=b"\x01" * 7)  # target below source
+    assert decode_record(encode_record(poa.FinalityVoteReceived(bad))) == poa.FinalityVoteReceived(bad)
+
+
+def _bad_poa_records() -> list[tuple[str, bytes]]:
+    good = poa_vote(1, 0, 1).encode()
+    items = rlp.decode(good)
+    return [
+        ("vote record without the vote", rlp.encode([6])),
+        ("vote record with two votes", rlp.encode([6, good, good])),
+        ("vote as a list", rlp.encode([6, items])),
+        ("vote record holding garbage", rlp.encode([6, b"\x01\x02\x03"])),
+        ("vote record holding a bft vote", rlp.encode([6, VOTE.encode()])),
+        ("vote of the retired kind 2", rlp.encode([6, rlp.encode([2, *items[1:]])])),
+        ("non-canonical vote inside", rlp.encode([6, rlp.encode([3, b"\x00\x01", *items[2:]])])),
+        ("oversized vote record", rlp.encode([6, rlp.encode([3, *items[1:5], items[5] + b"\x00" * 600, items[6]])])),
+        ("justification as bytes", rlp.encode([7, good])),
+        ("justification without its list", rlp.encode([7])),
+        ("justification holding a list", rlp.encode([7, [good, items]])),
+        ("justification holding garbage", rlp.encode([7, [good, b"\x05"]])),
+        ("marker with a leading zero", rlp.encode([8, b"\x00\x01"])),
+        ("marker as a list", rlp.encode([8, [1]])),
+        ("marker with two fields", rlp.encode([8, 1, 2])),
+        ("marker without its number", rlp.encode([8])),
+        ("trailing bytes", encode_record(FinalizedMarker(1)) + b"\x00"),
+    ]
+
+
+@pytest.mark.parametrize("name,data", _bad_poa_records(), ids=[n for n, _ in _bad_poa_records()])
+def test_malformed_poa_records_are_refused(name, data):
+    with pytest.raises(MalformedMessage) as info:
+        decode_record(data)
+    assert info.value.reason
+
+
+def test_an_oversized_justification_record_is_refused(monkeypatch):
+    record = encode_record(poa.JustificationReceived(tuple(poa_vote(i, 0, 1) for i in range(4))))
+    assert len(record) > MAX_RECORD_BYTES  # a justification may exceed the other records' bound
+    monkeypatch.setattr("consensus.wal.MAX_JUSTIFICATION_RECORD_BYTES", len(record) - 1)
+    with pytest.raises(MalformedMessage):
+        decode_record(record)
+
+
+def test_poa_replay_is_every_vote_above_the_last_marker():
+    a, b = poa.FinalityVoteReceived(poa_vote(1, 0, 1)), poa.FinalityVoteReceived(poa_vote(2, 1, 2))
+    c = poa.FinalityVoteReceived(poa_vote(3, 2, 4))
+    mixed = poa.JustificationReceived((poa_vote(1, 0, 1), poa_vote(2, 1, 3), poa_vote(3, 1, 2)))
+    low = poa.JustificationReceived((poa_vote(1, 0, 1), poa_vote(2, 0, 1)))
+    assert compute_poa_replay([]) == ()
+    assert compute_poa_replay([a, EndHeight(3), VoteReceived(VOTE), b]) == (a, b)  # no marker: all; bft records skipped
+    assert compute_poa_replay([FinalizedMarker(0), a, b]) == (a, b)
+    # Before the marker, what is still above it; after it, what is above it only.
+    assert compute_poa_replay([a, c, low, FinalizedMarker(1), b, poa.FinalityVoteReceived(poa_vote(2, 0, 1))]) == (c, b)
+    # A justification keeps its votes above the marker, in order.
+    assert compute_poa_replay([mixed, FinalizedMarker(1)]) == (
+        poa.JustificationReceived((poa_vote(2, 1, 3), poa_vote(3, 1, 2))),)
+    assert compute_poa_replay([mixed, FinalizedMarker(2)]) == (poa.JustificationReceived((poa_vote(2, 1, 3),)),)
+    # The highest marker counts (they only go up; one written late changes nothing).
+    assert compute_poa_replay([FinalizedMarker(2), a, b, c, FinalizedMarker(1)]) == (c,)
+
+
+class LoggedAuthority:
+    """A PoA core driven as the node and the simulator drive it: votes logged before they are
+    handled, its own after its sign state, the log compacted at each finality. A crash keeps
+    what ``survives()`` returns: the log, the sign state, the stored blocks and the last
+    ``Finalized`` (the store's finalized block and its proof)."""
+
+    def __init__(self, me: int, sign_state=None, log: list[bytes] | None = None) -> None:
+        self.me = me
+        self.core = poa.PoaCore(chain_id=poa_harness.CHAIN_ID, authorities=[s.address for s in POA_SIGNERS],
+                                slot_duration=poa_harness.SLOT_S, signer=POA_SIGNERS[me], sign_state=sign_state)
+        self.log: list[bytes] = [] if log is None else list(log)
+        self.sign_state = sign_state
+        self.blocks: list[engine.BlockImported] = []
+        self.finalized: engine.Finalized | None = None
+        self.signed: list[poa.FinalityVote] = []
+
+    def handle(self, event, *, logged: bool = True) -> list:
+        core = self.core
+        if (logged and isinstance(event, (poa.FinalityVoteReceived, poa.JustificationReceived))
+                and not core.holds(event)):
+            self.log.append(encode_record(event))
+        if isinstance(event, engine.BlockImported):
+            self.blocks.append(event)
+        effects = core.handle(event)
+        for effect in effects:
+            if isinstance(effect, engine.PersistSignState):
+                self.sign_state = effect.state
+            elif isinstance(effect, engine.Broadcast):
+                self.signed.append(effect.message)
+                self.log.append(encode_record(poa.FinalityVoteReceived(effect.message)))
+            elif isinstance(effect, engine.Finalized):
+                self.finalized = effect
+                marker = FinalizedMarker(effect.number)
+                kept = compute_poa_replay([*(decode_record(d) for d in self.log), marker])
+                self.log = [encode_record(r) for r in (marker, *kept)]
+        return effects
+
+    def survives(self) -> tuple:
+        return list(self.log), self.sign_state, list(self.blocks), self.finalized
+
+    @classmethod
+    def restart(cls, me: int, survived: tuple) -> LoggedAuthority:
+        """Start from the finalized block, import the blocks above it, its proof, then the log."""
+        log, sign_state, blocks, finalized = survived
+        node = cls(me, sign_state, log)
+        node.finalized = finalized
+        root = POA_CHAIN[0 if finalized is None else finalized.number]
+        node.handle(poa.Start(root))
+        for block in blocks:
+            if block.header.number > root.number:
+                node.handle(block)
+        if finalized is not None:
+            node.handle(poa.JustificationReceived(finalized.votes), logged=False)
+        for event in compute_poa_replay(decode_record(d) for d in log):
+            node.handle(event, logged=False)
+        return node
+
+    def state(self) -> tuple:
+        core = self.core
+        links = [(s.number, s.hash, t.number, t.hash) for s in POA_CHAIN for t in POA_CHAIN if s.number < t.number]
+        return (core.finalized_number, core.get_justified().hash, core.get_head().hash, core.sign_state,
+                tuple(core.get_link_votes(link) for link in links if link[2] > core.finalized_number))
+
+
+_SEAL_CORE = poa.PoaCore(chain_id=poa_harness.CHAIN_ID, authorities=[s.address for s in POA_SIGNERS],
+                         slot_duration=poa_harness.SLOT_S)
+
+
+def poa_script(me: int) -> list:
+    """Blocks 1-4 (slots 1-4) and the other authorities' votes on them, for authority ``me``:
+    1 is justified one vote at a time, 2 by a justification (which finalizes 1), and the
+    link 2 -> 3 is left one vote short until the last input (which finalizes 2)."""
+    others = [i for i in range(4) if i != me]
+    blocks = [engine.BlockImported(h, poa_harness.seal(_SEAL_CORE, h, POA_SIGNERS[h.number % 4]))
+              for h in POA_CHAIN[1:]]
+    return [
+        blocks[0],
+        poa.FinalityVoteReceived(poa_vote(others[0], 0, 1)),
+        poa.FinalityVoteReceived(poa_vote(others[1], 0, 1)),  # with ours: 1 justified
+        blocks[1],
+        poa.FinalityVoteReceived(poa_vote(others[0], 1, 2)),
+        poa.FinalityVoteReceived(poa_vote(others[0], 1, 2)),  # a repeat: not logged again
+        poa.JustificationReceived((poa_vote(others[0], 0, 1), poa_vote(others[1], 0, 1), poa_vote(others[1], 1, 2),
+                                   poa_vote(others[2], 1, 2))),  # 2 justified, 1 final
+        blocks[2],
+        poa.FinalityVoteReceived(poa_vote(others[1], 2, 3)),
+        blocks[3],  # we vote 2 -> 4: 3 is not justified here
+        poa.FinalityVoteReceived(poa_vote(others[2], 2, 3)),  # 2 -> 3 by 3 of 4 with ours: 2 final
+    ]
+
+
+def test_a_poa_core_restarted_after_any_input_holds_the_same_votes_and_reaches_the_same_finality():
+    me = 0
+    script = poa_script(me)
+    original = LoggedAuthority(me)
+    original.handle(poa.Start(POA_CHAIN[0]))
+    after = []  # after each input: what survives a crash, and the core's state
+    for event in script:
+        before = original.survives()
+        original.handle(event)
+        after.append((original.survives(), original.state(), before))
+    assert [v.link[::2] for v in original.signed] == [(0, 1), (1, 2), (2, 3), (2, 4)]
+    assert original.finalized.number == 2
+    # Compacted at each finality: the marker, then the votes above it (2 -> 3: ours and two others'; 2 -> 4: ours).
+    assert [decode_record(d) for d in original.log] == [FinalizedMarker(2), *(poa.FinalityVoteReceived(v) for v in (
+        original.signed[2], poa_vote(2, 2, 3), original.signed[3], poa_vote(3, 2, 3)))]
+    for i, (survived, state, before) in enumerate(after):
+        crashes = [survived]  # between two inputs
+        if isinstance(script[i], poa.FinalityVoteReceived) and encode_record(script[i]) not in before[0]:
+            # logged, not yet handled: it is handled on replay
+            crashes.append(([*before[0], encode_record(script[i])], *before[1:]))
+        for case, crashed in enumerate(crashes):
+            node = LoggedAuthority.restart(me, crashed)
+            assert node.state() == state, (i, case)
+            assert set(node.signed) <= set(original.signed), (i, case)  # what it signs it had signed, if anything
+            if case == 0:
+                assert not node.signed, i  # nothing signed again on replay
+            for event in script[i + 1:]:
+                node.handle(event)
+            assert (node.finalized.number, node.finalized.block_hash) == (2, POA_CHAIN[2].hash), (i, case)
+            assert set(node.signed) <= set(original.signed), (i, case)
+
+
+def test_without_the_log_a_restarted_poa_core_misses_the_votes_it_held():
+    me = 0
+    script = poa_script(me)
+    original = LoggedAuthority(me)
+    original.handle(poa.Start(POA_CHAIN[0]))
+    for event in script[:-1]:
+        original.handle(event)
+    _, sign_state, blocks, finalized = original.survives()
+    node = LoggedAuthority.restart(me, ([], sign_state, blocks, finalized))
+    node.handle(script[-1])
+    # The two other votes of 2 -> 3 (ours and a peer's) are gone, and ours cannot be signed again.
+    assert node.finalized.number == 1
