@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write")
     init.add_argument("--rpc-port", type=int, default=8545, metavar="PORT", help="RPC port of node1; node K gets PORT+K-1 (default: %(default)s)")
     init.add_argument("--p2p-port", type=int, default=30303, metavar="PORT", help="P2P port of node1; node K gets PORT+K-1 (default: %(default)s)")
-    init.add_argument("--block-time", type=int, default=1, metavar="SECONDS", help="block interval / slot duration (default: %(default)s)")
+    init.add_argument("--block-time", type=int, default=1, metavar="SECONDS", help="block interval / poa slot duration; bft takes 0: as fast as consensus goes (default: %(default)s)")
     init.add_argument("--chain-id", type=int, default=None, metavar="N", help="chain id (default: 31337)")
     init.set_defaults(func=cmd_devnet_init)
     run_all = devnet_sub.add_parser("up", help="run every node of a devnet until Ctrl-C",

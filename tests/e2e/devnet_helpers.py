@@ -26,10 +26,10 @@ def free_port_range(count: int, start: int = 30000, stop: int = 60000, step: int
     raise AssertionError("no free port range")
 
 
-def init_devnet(out: Path, engine: str, validators: int = 4) -> list[Path]:
+def init_devnet(out: Path, engine: str, validators: int = 4, block_time: int = 1) -> list[Path]:
     base = free_port_range(validators)
     result = run_cli("devnet", "init", "--validators", str(validators), "--engine", engine, "--out", str(out),
-                     "--p2p-port", str(base), "--rpc-port", str(base + 1000))
+                     "--p2p-port", str(base), "--rpc-port", str(base + 1000), "--block-time", str(block_time))
     assert result.returncode == 0, result.stderr
     return [out / f"node{k}" for k in range(1, validators + 1)]
 
