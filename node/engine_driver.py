@@ -156,6 +156,11 @@ class EngineDriver:
                 # The marker; the log keeps only the votes above it (bounded, as the bft log is per height).
                 marker = FinalizedMarker(effect.number)
                 self.wal.replace([marker, *compute_poa_replay([*self.wal.load().records, marker])])
+        if self._bft:
+            metrics.CONSENSUS_HEIGHT.set(self.engine.core.height)
+            metrics.CONSENSUS_ROUND.set(self.engine.core.round)
+        else:
+            metrics.CONSENSUS_HEIGHT.set(self.chain.head.number + 1)
 
     def _log_signed(self, message: Any) -> None:
         if isinstance(message, Proposal):
@@ -300,6 +305,8 @@ class EngineDriver:
             elif effect.number >= self.chain.finalized.number:
                 self.chain.set_finalized(effect.block_hash, justification)
                 metrics.FINALIZED.set(effect.number)
+                header = self.chain.get_header_by_hash(effect.block_hash)
+                metrics.TIME_TO_FINALITY.observe(max(0.0, self._clock() - header.timestamp))
         elif isinstance(effect, Broadcast):
             pass  # logged with its PersistSignState; one validator and no network yet: nobody else to tell
         elif isinstance(effect, ReportEvidence):

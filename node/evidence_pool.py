@@ -10,6 +10,7 @@ from __future__ import annotations
 from consensus.engine import ConsensusEngine
 from consensus.errors import InvalidEvidence
 from consensus.evidence import Evidence
+from node import metrics
 from node.chain import Chain
 
 MAX_PENDING = 1024
@@ -48,6 +49,7 @@ class EvidencePool:
         if len(self._pending) >= self.max_pending:
             raise EvidenceRefused("evidence pool is full")
         self._pending[key] = evidence
+        metrics.EVIDENCE_PENDING.set(len(self._pending))
         return key
 
     def pending(self) -> list[Evidence]:
@@ -56,3 +58,4 @@ class EvidencePool:
     def remove(self, hashes) -> None:
         for key in hashes:
             self._pending.pop(key, None)
+        metrics.EVIDENCE_PENDING.set(len(self._pending))

@@ -118,9 +118,9 @@ class NodeNetwork:
         try:
             tx = decode_transaction(data)
         except InvalidTransaction as exc:
-            return REJECT(f"transaction: {exc}")
+            return _refuse(peer, "invalid_transaction", str(exc))
         if tx.chain_id is not None and tx.chain_id != self.chain.spec.chain_id:
-            return REJECT(f"transaction for chain id {tx.chain_id}")
+            return _refuse(peer, "invalid_transaction", f"for chain id {tx.chain_id}")
         if self.node.pool.get(tx.hash) is not None:
             return IGNORE
         return ACCEPT
@@ -140,7 +140,7 @@ class NodeNetwork:
         try:
             check_consensus_message(data, self.driver.engine)
         except GossipRefused as exc:
-            return REJECT(exc.reason)
+            return _refuse(peer, "invalid_consensus_message", exc.reason)
         return ACCEPT
 
     def _decoded(self, data: bytes):
@@ -150,7 +150,7 @@ class NodeNetwork:
         try:
             block = check_block_message(data, self.driver.engine)
         except GossipRefused as exc:
-            return REJECT(exc.reason)
+            return _refuse(peer, "invalid_block", exc.reason)
         if block.header.number <= self.chain.finalized.number:
             return IGNORE
         return ACCEPT
@@ -192,6 +192,12 @@ class NodeNetwork:
 
     def _on_synced_finality(self, number: int, block_hash: bytes, justification: bytes) -> None:
         self.driver.on_synced_finality(number, block_hash, justification)
+
+
+def _refuse(peer: str, category: str, reason: str):
+    """REJECT with a fixed category (a Prometheus label must not carry addresses); the detail is logged."""
+    log.info("gossip_refused", peer=peer, category=category, reason=reason)
+    return REJECT(category)
 
 
 __all__ = ["NodeNetwork", "TRANSACTIONS_TOPIC"]

@@ -32,6 +32,7 @@ import structlog
 import trio
 from rlp.sedes import big_endian_int
 
+from node import metrics
 from node.block_import import BlockImporter, BlockRefused, UnknownParent, WireBlock
 from node.chain import Block, Chain
 
@@ -203,6 +204,7 @@ class Syncer:
             return 0
         self.starting_block = self.chain.head.number
         self.target = max(usable.values())
+        metrics.SYNC_TARGET.set(self.target)
         self.syncing = True
         progress = Progress(self.starting_block, self.target)
         imported = 0
