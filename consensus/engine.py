@@ -244,6 +244,11 @@ class ConsensusEngine(ABC):
             raise InvalidSeal("header timestamp is before its parent's")
         self.validate_seal(header, seal)
 
+    @property
+    def is_validator(self) -> bool:
+        """Whether this node signs for the chain (its key is in the validator set)."""
+        return self.signer is not None and self.signer.address in self.validators
+
     # -- finality -----------------------------------------------------------------------
 
     def is_final(self, number: int) -> bool:

@@ -252,7 +252,8 @@ class NetworkedDriver(EngineDriver):
                 if votes:
                     self.send(CONSENSUS_TOPIC, encode_justification(encode_poa_justification(votes)))
                 self.request_sync(None)  # peers' stored proofs come with the blocks
-            log.info("consensus_stalled", mark=mark, resent=len(self._height_messages) if self._bft else None)
+            if self.engine.is_validator:
+                log.info("consensus_stalled", mark=mark, resent=len(self._height_messages) if self._bft else None)
 
 
 __all__ = ["BLOCKS_TOPIC", "CONSENSUS_TOPIC", "NetworkedDriver"]

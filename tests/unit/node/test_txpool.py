@@ -458,3 +458,14 @@ def test_senders_are_sorted():
 def test_bad_limits_are_refused():
     with pytest.raises(ValueError):
         TxPool(max_size=0)
+
+
+def test_equal_tips_go_first_come_first_served_so_no_sender_starves():
+    # Hashes chosen so that, ordered by hash, sender B's next tx would always lose to A's.
+    pool = TxPool()
+    a, b = b"\xaa" * 20, b"\xbb" * 20
+    for nonce in range(4):
+        pool.add(Tx(b, nonce, 1, 101, hash=b"\xff" + bytes([nonce]) * 31), 0)
+        pool.add(Tx(a, nonce, 1, 101, hash=b"\x00" + bytes([nonce]) * 31), 0)
+    chosen = pool.select(0, ZERO, GAS * 4)
+    assert [(t.sender, t.nonce) for t in chosen] == [(b, 0), (a, 0), (b, 1), (a, 1)]
