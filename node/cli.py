@@ -22,7 +22,21 @@ def _add_node_options(parser: argparse.ArgumentParser, *, default_port: int = 85
                      help=f"address the JSON-RPC server listens on (default: {default('127.0.0.1')})")
     rpc.add_argument("-p", "--port", "--rpc-port", dest="port", type=int, default=None if config_file else default_port,
                      help=f"JSON-RPC port, HTTP and WebSocket (default: {default(default_port)})")
-    rpc.add_argument("--rpc-max-request-size", type=int, default=5 * 1024 * 1024, metavar="BYTES", help="largest request body accepted (default: %(default)s)")
+    rpc.add_argument("--rpc-max-request-size", type=_positive_int, default=5 * 1024 * 1024, metavar="BYTES",
+                     help="largest HTTP request body or WebSocket message accepted; larger ones get HTTP 413 "
+                     "(a WebSocket is closed with 1009) (default: %(default)s)")
+    rpc.add_argument("--rpc-max-batch-size", type=_limit, default=1000, metavar="N",
+                     help="most requests in one JSON-RPC batch; a longer batch gets one -32600 'batch too large' "
+                     "error, 0: no limit (default: %(default)s)")
+    rpc.add_argument("--rpc-max-logs-range", type=_limit, default=100_000, metavar="BLOCKS",
+                     help="widest block range one eth_getLogs/eth_getFilterLogs query may span; wider gets -32602 "
+                     "'query exceeds max block range', 0: no limit (default: %(default)s)")
+    rpc.add_argument("--rpc-max-logs-results", type=_limit, default=10_000, metavar="N",
+                     help="most logs one eth_getLogs/eth_getFilterLogs query may return; more gets -32005 "
+                     "'query returned more than N results', 0: no limit (default: %(default)s)")
+    rpc.add_argument("--rpc-max-subscriptions", type=_limit, default=1000, metavar="N",
+                     help="most eth_subscribe subscriptions open on one WebSocket connection; more gets -32005, "
+                     "0: no limit (default: %(default)s)")
     obs = parser.add_argument_group("logging and metrics")
     obs.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
                      help=f"serve Prometheus metrics on this port (default: {default('off')})")
@@ -30,6 +44,24 @@ def _add_node_options(parser: argparse.ArgumentParser, *, default_port: int = 85
     obs.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info", help="(default: %(default)s)")
     pool = parser.add_argument_group("transaction pool")
     pool.add_argument("--txpool-size", type=int, default=10_000, metavar="N", help="most transactions held in the pool (default: %(default)s)")
+
+
+def _limit(text: str) -> int:
+    """A limit flag: a whole number, 0 turning the limit off."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _limit(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,6 +288,10 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready, validator_key=N
         dev_keys=dev_keys,
         metrics_port=args.metrics_port,
         max_request_bytes=args.rpc_max_request_size,
+        max_batch_requests=args.rpc_max_batch_size,
+        max_logs_block_range=args.rpc_max_logs_range,
+        max_logs_results=args.rpc_max_logs_results,
+        max_subscriptions=args.rpc_max_subscriptions,
         txpool_size=args.txpool_size,
         validator_key=validator_key,
         listen=getattr(args, "listen", None),

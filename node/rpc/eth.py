@@ -2,17 +2,28 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import rlp
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
+from eth.rlp.accounts import Account as StateAccount
 from eth_account import Account
+from trie import HexaryTrie
+from trie.exceptions import MissingTrieNode
 
 from node import __version__
 from node.chain import Block
 from node.rpc import encode
 from node.rpc.encode import d, q
 from node.rpc.errors import EXECUTION_ERROR, EXECUTION_REVERTED, RpcError
-from node.rpc.logs import parse_log_criteria
+from node.rpc.logs import (
+    DEFAULT_MAX_LOGS_BLOCK_RANGE,
+    DEFAULT_MAX_LOGS_RESULTS,
+    logs_range_too_large,
+    parse_log_criteria,
+    too_many_logs,
+)
 from node.rpc.params import (
     BlockId,
     CallArgs,
@@ -35,7 +46,6 @@ from vm import evm
 from vm.host import BlockContext
 
 SUGGESTED_TIP = 10**9  # 1 gwei, as Anvil suggests
-MAX_LOG_RESULTS = 10_000
 MAX_FEE_HISTORY_BLOCKS = 1024
 ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 PANIC_SELECTOR = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -76,10 +86,21 @@ def revert_error(outcome: evm.Outcome) -> RpcError:
 
 
 class EthApi:
-    def __init__(self, node: Node, dev_keys: dict[bytes, bytes] | None = None) -> None:
+    """``max_logs_block_range`` and ``max_logs_results`` bound one eth_getLogs query (0: no limit)."""
+
+    def __init__(
+        self,
+        node: Node,
+        dev_keys: dict[bytes, bytes] | None = None,
+        *,
+        max_logs_block_range: int = DEFAULT_MAX_LOGS_BLOCK_RANGE,
+        max_logs_results: int = DEFAULT_MAX_LOGS_RESULTS,
+    ) -> None:
         self.node = node
         self.chain = node.chain
         self.dev_keys = dev_keys or {}
+        self.max_logs_block_range = max_logs_block_range
+        self.max_logs_results = max_logs_results
 
     def methods(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in dir(self) if name.split("_")[0] in ("eth", "net", "web3")}
@@ -420,27 +441,99 @@ class EthApi:
     async def eth_getLogs(self, filter_object: Any) -> list[dict[str, Any]]:
         criteria = parse_log_criteria(filter_object, self.node)
         if criteria.block_hash is not None:
-            numbers = [self.chain.get_header_by_hash(criteria.block_hash).number]
+            start = end = self.chain.get_header_by_hash(criteria.block_hash).number
+            numbers: Iterable[int] = [start]
         else:
             head = self.chain.head.number
             start = criteria.from_number if criteria.from_number is not None else head
             end = min(criteria.to_number if criteria.to_number is not None else head, head)
+            if self.max_logs_block_range and end - start + 1 > self.max_logs_block_range:
+                raise logs_range_too_large(self.max_logs_block_range)
             numbers = self.chain.blocks_with_logs(start, end, criteria.addresses, criteria.topics)
+        limit = self.max_logs_results
         results: list[dict[str, Any]] = []
         for number in numbers:
             header = self.chain.get_header_by_number(number)
             if header is None or not any(header.logs_bloom):
                 continue
             block = self.chain.get_block_by_hash(header.hash)
+            found = len(results)
             log_index = 0
             for tx_index, receipt in enumerate(block.receipts):
                 for offset, log in enumerate(receipt.logs):
                     if criteria.matches(log):
                         results.append(encode.encode_log(block, tx_index, log, log_index + offset))
-                        if len(results) > MAX_LOG_RESULTS:
-                            raise RpcError(-32005, f"query returned more than {MAX_LOG_RESULTS} results")
                 log_index += len(receipt.logs)
+            if limit and len(results) > limit:
+                # Every block before this one fitted: suggest the range that ends there.
+                raise too_many_logs(limit, (start, number - 1) if found and number > start else None)
         return results
+
+    # -- proofs ----------------------------------------------------------------------
+
+    async def eth_getProof(self, address: Any, storage_keys: Any, block: Any = "latest") -> dict[str, Any]:
+        """EIP-1186: the account and the given storage slots with their Merkle proofs, as geth.
+
+        Proof nodes are RLP, root first; a node short enough to be embedded in its parent
+        (under 32 bytes) is not listed on its own, as geth lists them. An absent account or
+        slot gets a proof of absence (the path up to where it would be).
+        """
+        account = parse_address(address, 0)
+        if not isinstance(storage_keys, list):
+            raise RpcError(-32602, "invalid argument 1: expected an array of storage keys")
+        slots = [_parse_storage_key(key) for key in storage_keys]
+        header = self._header(parse_block_id(block, 2), 2)
+        db = StateDB(self.chain.store)
+        try:
+            state_trie = HexaryTrie(db, header.state_root)
+            account_key = keccak256(account)
+            account_proof = _encode_proof(state_trie.get_proof(account_key))
+            encoded = state_trie.get(account_key)
+            fields = rlp.decode(encoded, sedes=StateAccount) if encoded else StateAccount(0, 0, BLANK_ROOT_HASH, EMPTY_SHA3)
+            storage_trie = HexaryTrie(db, fields.storage_root)
+            storage_proof = []
+            for slot, shown in slots:
+                slot_key = keccak256(slot.to_bytes(32, "big"))
+                value = storage_trie.get(slot_key)
+                storage_proof.append({
+                    "key": shown,
+                    "value": q(rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value else 0),
+                    "proof": _encode_proof(storage_trie.get_proof(slot_key)),
+                })
+        except MissingTrieNode:
+            raise RpcError(EXECUTION_ERROR, f"missing trie node: the state of block #{header.number} is not available") from None
+        return {
+            "address": encode.addr(account),
+            "accountProof": account_proof,
+            "balance": q(fields.balance),
+            "codeHash": d(fields.code_hash),
+            "nonce": q(fields.nonce),
+            "storageHash": d(fields.storage_root),
+            "storageProof": storage_proof,
+        }
+
+
+def _parse_storage_key(value: Any) -> tuple[int, str]:
+    """A storage key as geth takes it: hex of at most 32 bytes. Returns the slot and the key as
+    geth echoes it: a 32-byte key as given (lowercase), a shorter one as a quantity."""
+    if not isinstance(value, str):
+        raise RpcError(-32602, "invalid argument 1: expected hex storage keys")
+    digits = value[2:] if value.startswith(("0x", "0X")) else value
+    if len(digits) % 2:
+        digits = "0" + digits
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        raise RpcError(-32602, f"invalid argument 1: invalid hex storage key {value!r}") from None
+    if len(raw) > 32:
+        raise RpcError(-32602, "invalid argument 1: hex string too long, want at most 32 bytes")
+    slot = int.from_bytes(raw, "big")
+    return slot, d(raw) if len(raw) == 32 else q(slot)
+
+
+def _encode_proof(nodes: tuple) -> list[str]:
+    encoded = [rlp.encode(node) for node in nodes]
+    return [d(node) for i, node in enumerate(encoded) if i == 0 or len(node) >= 32]
 
 
 def _access_list_json(access_list: tuple) -> list[dict[str, Any]]:

@@ -11,6 +11,25 @@ from node.service import Node
 
 LOG_FILTER_FIELDS: Final = frozenset({"fromBlock", "toBlock", "address", "topics", "blockHash"})
 
+# Limits on one eth_getLogs (and eth_getFilterLogs) query; 0 turns a limit off.
+DEFAULT_MAX_LOGS_BLOCK_RANGE: Final = 100_000  # reth's default
+DEFAULT_MAX_LOGS_RESULTS: Final = 10_000  # Infura's
+LIMIT_EXCEEDED: Final = -32005  # EIP-1474 "limit exceeded", as Infura answers a too-big log query
+
+
+def logs_range_too_large(limit: int) -> RpcError:
+    """A block range wider than ``limit`` blocks, in reth's code and words."""
+    return RpcError(INVALID_PARAMS, f"query exceeds max block range {limit}")
+
+
+def too_many_logs(limit: int, fits: tuple[int, int] | None) -> RpcError:
+    """More than ``limit`` matching logs, in Infura's code and words; ``fits`` is a block range
+    whose logs are known to fit, suggested in Infura's form (tools such as ponder parse it)."""
+    message = f"query returned more than {limit} results"
+    if fits is not None:
+        message += f". Try with this block range [0x{fits[0]:x}, 0x{fits[1]:x}]."
+    return RpcError(LIMIT_EXCEEDED, message)
+
 
 @dataclass(frozen=True, slots=True)
 class LogCriteria:
@@ -82,8 +101,6 @@ def _bound(value: Any, index: int) -> int | None:
     if block.number is not None:
         return block.number
     return 0 if block.tag == "earliest" else None
-
-
 
 
 def log_matches(entry: Any, addresses: list[bytes], topics: list[list[bytes] | None]) -> bool:

@@ -131,7 +131,7 @@ def _encode_error(request_id: object, error: RpcError) -> bytes:
 
 _PARSE_ERROR_BYTES: Final = _encode_error(None, RpcError(PARSE_ERROR, "Parse error"))
 _EMPTY_BATCH_BYTES: Final = _encode_error(None, invalid_request())
-_BATCH_TOO_LARGE_BYTES: Final = _encode_error(None, invalid_request("batch too large"))
+BATCH_TOO_LARGE_MESSAGE: Final = "batch too large"  # geth's words (-32600)
 
 
 def _encode_response(response: dict[str, object]) -> bytes:
@@ -142,6 +142,18 @@ def _encode_response(response: dict[str, object]) -> bytes:
         error = RpcError(INTERNAL_ERROR, f"Internal error: result not serializable: {exc}")
         request_id = response.get("id")
         return _encode_error(request_id if _is_valid_id(request_id) else None, error)
+
+
+def _batch_too_large(batch: list[object], limit: int) -> bytes:
+    """geth's answer to an over-long batch: one -32600 error, in an array, carrying the id of
+    the batch's first call (JSON-RPC has no way to fail a whole batch)."""
+    request_id = None
+    for item in batch:
+        if type(item) is dict and "id" in item and _is_valid_id(item["id"]):
+            request_id = item["id"]
+            break
+    message = f"{BATCH_TOO_LARGE_MESSAGE}: {len(batch)} requests, at most {limit} are served"
+    return orjson.dumps([_error_response(request_id, invalid_request(message))])
 
 
 def _encode_batch(responses: list[dict[str, object]]) -> bytes:
@@ -157,6 +169,7 @@ class Dispatcher:
     A method is `async def name(*params)`; object params are passed as keyword arguments.
     A method with a keyword-only parameter `connection` also receives the caller's connection:
     a `WebSocketConnection` over WebSocket (which can push messages later), None over HTTP.
+    A batch of more than ``max_batch`` requests (0: no limit) is refused as geth refuses it.
     """
 
     def __init__(
@@ -191,8 +204,8 @@ class Dispatcher:
         if type(request) is list:
             if not request:
                 return _EMPTY_BATCH_BYTES
-            if len(request) > self._max_batch:
-                return _BATCH_TOO_LARGE_BYTES
+            if self._max_batch and len(request) > self._max_batch:
+                return _batch_too_large(request, self._max_batch)
             responses = []
             for item in request:  # sequentially: a batch of transactions depends on nonce order
                 response = await self.handle_request(item, connection=connection)

@@ -9,7 +9,9 @@ The node's listeners are synchronous and run on the sealer's task, so they never
 put items on the subscription's bounded trio memory channel, and a task in the connection's
 nursery drains it onto the socket. A client too slow to keep up (``MAX_QUEUED`` items
 waiting) loses the subscription, logged; the sealer never waits for a socket. A
-subscription ends with ``eth_unsubscribe`` or when its socket closes.
+subscription ends with ``eth_unsubscribe`` or when its socket closes. One socket holds at most
+``max_per_connection`` subscriptions (``--rpc-max-subscriptions``); one more is refused with
+-32005 and the socket goes on.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ import trio
 from node.chain import Block
 from node.rpc import encode
 from node.rpc.encode import d
-from node.rpc.errors import EXECUTION_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
+from node.rpc.errors import INVALID_PARAMS, METHOD_NOT_FOUND, RpcError
 from node.rpc.filters import BlockLogs, LogCriteria, guarded, new_id, parse_log_criteria
+from node.rpc.logs import LIMIT_EXCEEDED
 from node.rpc.params import parse_bool
 from node.service import Node
 from runtime.primitives.transaction import Transaction
@@ -31,7 +34,7 @@ from runtime.primitives.transaction import Transaction
 log = structlog.get_logger(__name__)
 
 MAX_QUEUED: Final = 10_000  # notifications waiting for one subscription before it is dropped
-MAX_PER_CONNECTION: Final = 1_000
+MAX_PER_CONNECTION: Final = 1_000  # subscriptions open on one WebSocket; 0: no limit
 NOTIFICATIONS_NOT_SUPPORTED: Final = -32001  # geth's code and words over HTTP
 
 SubscriptionKind = Literal["newHeads", "logs", "newPendingTransactions"]
@@ -60,6 +63,7 @@ class SubscriptionApi:
         self._max_queued = max_queued
         self._max_per_connection = max_per_connection
         self._subscriptions: dict[str, _Subscription] = {}
+        self._per_connection: dict[Any, int] = {}  # open subscriptions by connection
         self._by_kind: dict[str, dict[str, _Subscription]] = {kind: {} for kind in KINDS}
         node.new_block_listeners.append(guarded(self._on_block, "subscriptions.block"))
         node.new_transaction_listeners.append(guarded(self._on_transaction, "subscriptions.transaction"))
@@ -88,12 +92,15 @@ class SubscriptionApi:
             raise RpcError(INVALID_PARAMS, "too many arguments, want at most 1")
         if connection.closed:
             raise notifications_not_supported()
-        if sum(1 for s in self._subscriptions.values() if s.connection is connection) >= self._max_per_connection:
-            raise RpcError(EXECUTION_ERROR, f"too many subscriptions on this connection (at most {self._max_per_connection})")
+        limit = self._max_per_connection
+        if limit and self._per_connection.get(connection, 0) >= limit:
+            raise RpcError(LIMIT_EXCEEDED, f"too many subscriptions on this connection: at most {limit}, "
+                           "eth_unsubscribe some first")
         send, receive = trio.open_memory_channel(self._max_queued)
         sub = _Subscription(new_id(self._subscriptions.__contains__), kind, connection, send, receive, criteria, full)
         self._subscriptions[sub.id] = sub
         self._by_kind[kind][sub.id] = sub
+        self._per_connection[connection] = self._per_connection.get(connection, 0) + 1
         # The task runs after this method returns. The transport sends the response with no
         # checkpoint in between and sends notifications under the same lock, so the id reaches
         # the client before the first notification (unless a later call of the same batch
@@ -143,6 +150,9 @@ class SubscriptionApi:
         if self._subscriptions.get(sub.id) is sub:
             del self._subscriptions[sub.id]
             del self._by_kind[sub.kind][sub.id]
+            left = self._per_connection.pop(sub.connection) - 1
+            if left:
+                self._per_connection[sub.connection] = left
         sub.ended = True
         sub.send.close()
 

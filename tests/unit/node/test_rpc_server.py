@@ -359,12 +359,16 @@ async def test_empty_batch_is_one_invalid_request(dispatcher: Dispatcher) -> Non
 
 async def test_batch_too_large(dispatcher: Dispatcher, methods: Methods) -> None:
     assert len(await call(dispatcher, [req("echo", [i], id=i) for i in range(5)])) == 5  # type: ignore[arg-type]
-    response = await call(dispatcher, [req("echo", [i], id=i) for i in range(6)])
-    assert response == {
+    # As geth: one error in an array, carrying the id of the batch's first call.
+    response = await call(dispatcher, [{"jsonrpc": "2.0", "method": "record", "params": [0]}]
+                          + [req("echo", [i], id=i + 10) for i in range(5)])
+    assert response == [{
         "jsonrpc": "2.0",
-        "id": None,
-        "error": {"code": INVALID_REQUEST, "message": "batch too large"},
-    }
+        "id": 10,
+        "error": {"code": INVALID_REQUEST, "message": "batch too large: 6 requests, at most 5 are served"},
+    }]
+    assert methods.calls == []  # nothing of it ran
+    assert len(await call(Dispatcher(methods.table(), max_batch=0), [req("echo", [i], id=i) for i in range(50)])) == 50  # type: ignore[arg-type]
 
 
 async def test_signature_is_inspected_once_per_method(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -557,7 +561,8 @@ async def test_http_error_cases(methods: Methods) -> None:
     async with running_server(methods) as port, http_client(port) as client:
         assert (await client.rpc([]))["error"]["code"] == INVALID_REQUEST  # type: ignore[index]
         too_many = await client.rpc([req("echo", [i], id=i) for i in range(6)])
-        assert too_many["error"] == {"code": INVALID_REQUEST, "message": "batch too large"}  # type: ignore[index]
+        assert too_many[0]["error"]["code"] == INVALID_REQUEST  # type: ignore[index]
+        assert too_many[0]["error"]["message"].startswith("batch too large")  # type: ignore[index]
         parse = await client.request(body=b"{not json")
         assert parse.status == 200
         assert parse.json()["error"]["code"] == PARSE_ERROR  # type: ignore[index]
