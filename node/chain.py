@@ -2,6 +2,18 @@
 
 One ``Chain`` owns the store. ``seal`` builds the next block with the runtime and
 commits header, body, receipts, indexes, state and the new head in one atomic write.
+
+**Edited head state (dev chains).** ``anvil_setBalance`` & co. change the state without a
+block, as Anvil does: the node writes the edited trie nodes and records the new root as the
+*dev head state* (``Keys.DEV_HEAD_STATE``, with the head's hash), in one atomic write, so a
+restart keeps it. ``Chain.head`` is then the stored head header with ``state_root`` swapped
+for that root (its hash and RLP stay the sealed block's): whatever reads state at the head
+(by tag, number or hash: ``state_at``, eth_call, proofs) sees the edits, and the next block
+is built on them. The stored block keeps its sealed header (``get_block_*`` return it, so
+``eth_getBlockByNumber`` shows the state root it was sealed with, as Anvil does). Sealing
+the next block or a reorg drops the dev head state in the same write; a rewind (evm_revert)
+puts back the one its snapshot remembered, if any. The runtime never sees any of this: it
+builds the next block on ``head.state_root`` as always.
 """
 from __future__ import annotations
 
@@ -18,6 +30,7 @@ from consensus.block_data import BlockData
 from node.storage import Keys
 from runtime.chainspec import ChainSpec, encode_chain_spec
 from runtime.executive import BuiltBlock, build_block, build_genesis, compute_child_base_fee
+from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import Header, decode_header, encode_header
 from runtime.primitives.receipt import Receipt, decode_receipt
 from runtime.primitives.transaction import Transaction, decode_transaction
@@ -53,7 +66,56 @@ def encode_body(transactions: list[Transaction], consensus_data: bytes = b"") ->
 
 def decode_body(data: bytes) -> list[Transaction]:
     raws, senders = rlp.decode(data)[:2]
-    return [decode_transaction(bytes(raw), sender=senders[20 * i : 20 * i + 20]) for i, raw in enumerate(raws)]
+    transactions = [decode_transaction(bytes(raw), sender=senders[20 * i : 20 * i + 20]) for i, raw in enumerate(raws)]
+    for tx in transactions:
+        if is_impersonated(tx):
+            prepare_impersonated(tx)
+    return transactions
+
+
+def is_impersonated(tx: Transaction) -> bool:
+    """Sent for an impersonated account (dev): signature r = s = 0, which no key can make.
+
+    Only a dev node makes these (``node/rpc/signing.py``) and only its own stored blocks are
+    read with their senders (``decode_body``); a block from a peer is decoded with sender
+    recovery, which refuses r = 0.
+    """
+    return tx.r == 0 and tx.s == 0
+
+
+def prepare_impersonated(tx: Transaction) -> Transaction:
+    """Give an impersonated transaction (decoded with its ``sender``) Anvil's hash and an
+    object py-evm executes.
+
+    py-evm refuses r = s = 0 (it checks the signature's range, never the signature itself,
+    since the sender is already known), so it runs a copy with r = s = 1 and the sender
+    filled in; the block, the hash and RPC keep r = s = 0.
+    """
+    tx.hash = compute_impersonated_hash(tx.raw, tx.sender)
+    executable = tx.evm.copy(r=1, s=1)
+    executable.__dict__["sender"] = tx.sender  # a cached_property: never recovered
+    tx.evm = executable
+    return tx
+
+
+def compute_impersonated_hash(raw: bytes, sender: bytes) -> bytes:
+    """The hash of an impersonated transaction, derived as Anvil derives it.
+
+    Two accounts impersonated with the same fields would share the unsigned transaction's
+    hash, so the sender is appended: keccak256(network encoding || sender), where the
+    network encoding of a typed transaction is its EIP-2718 envelope as an RLP string and
+    that of a legacy one its RLP list.
+    """
+    encoded = raw if raw[0] >= 0xC0 else rlp.encode(raw)
+    return keccak256(encoded + sender)
+
+
+def make_working_head(header: Header, state_root: bytes) -> Header:
+    """``header`` with another state root, keeping the sealed block's hash and RLP."""
+    working = header.copy(state_root=state_root)
+    working.__dict__["hash"] = header.hash  # Header.hash is a cached_property
+    working._cached_rlp = encode_header(header)  # rlp.encode returns it as the encoding
+    return working
 
 
 def decode_body_consensus_data(data: bytes) -> bytes:
@@ -90,7 +152,11 @@ class Chain:
                 )
         self.genesis = genesis
         head_hash = store.get(Keys.HEAD)
-        self.head = self.get_header_by_hash(head_hash)
+        self.head: Header  # the working head: see "Edited head state" above
+        self.dev_state_root: bytes | None = None
+        dev_state = store.get(Keys.DEV_HEAD_STATE)
+        dev_root = dev_state[32:] if dev_state is not None and dev_state[:32] == head_hash else None
+        self._set_head(self._stored_header(head_hash), dev_root)
         self._prev_hashes: deque[bytes] = deque(maxlen=PREV_HASHES)
         for number in range(max(0, self.head.number - PREV_HASHES + 1), self.head.number + 1):
             self._prev_hashes.appendleft(store.get(Keys.canonical(number)))
@@ -119,11 +185,31 @@ class Chain:
         puts = self._record_puts(built, seal)
         puts.update(self._canonical_puts(block))
         puts[Keys.HEAD] = block.hash
-        self.store.write(puts)
+        self.store.write(puts, [Keys.DEV_HEAD_STATE] if self.dev_state_root is not None else ())
         self._remember(block)
-        self.head = block.header
+        self._set_head(block.header)
         self._prev_hashes.appendleft(block.hash)
         return block
+
+    def set_head_state(self, state_root: bytes, state_writes: dict[bytes, bytes]) -> None:
+        """Make ``state_root`` the head's state (a dev edit): its trie nodes ``state_writes``
+        and the dev head state record, in one atomic write."""
+        sealed = self._sealed_head
+        if state_root == sealed.state_root:
+            self.store.write(state_writes, [Keys.DEV_HEAD_STATE])
+        else:
+            self.store.write({**state_writes, Keys.DEV_HEAD_STATE: sealed.hash + state_root})
+        self._set_head(sealed, state_root)
+
+    def _set_head(self, sealed: Header, dev_state_root: bytes | None = None) -> None:
+        """The stored header ``sealed`` becomes the head, with the dev head state if any."""
+        self._sealed_head = sealed
+        if dev_state_root is None or dev_state_root == sealed.state_root:
+            self.head = sealed
+            self.dev_state_root = None
+        else:
+            self.head = make_working_head(sealed, dev_state_root)
+            self.dev_state_root = dev_state_root
 
     def store_side(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
         """Keep a block of another fork (its state, header, body, receipts, seal) without
@@ -162,9 +248,11 @@ class Chain:
             deletes += self._canonical_puts(block).keys()
         for block in added:
             puts.update(self._canonical_puts(block))
-        new_head = added[-1].header if added else ancestor
+        new_head = added[-1].header if added else self._stored_header(ancestor.hash)
         puts[Keys.HEAD] = new_head.hash
         deletes = [k for k in deletes if k not in puts]
+        if self.dev_state_root is not None:
+            deletes.append(Keys.DEV_HEAD_STATE)
         self.store.write(puts, deletes)
         for block in removed:
             for tx in block.transactions:
@@ -172,7 +260,7 @@ class Chain:
         for block in added:
             self._remember(block)
         self._prev_hashes = deque(self.ancestor_hashes(new_head), maxlen=PREV_HASHES)  # before the head moves
-        self.head = new_head
+        self._set_head(new_head)
         return removed, added
 
     def ancestor_hashes(self, header: Header, count: int = PREV_HASHES) -> tuple[bytes, ...]:
@@ -214,8 +302,9 @@ class Chain:
                     puts[Keys.log_topic(topic, header.number)] = b""
         return puts
 
-    def rewind(self, number: int) -> list[Block]:
-        """Make block ``number`` the head again, forgetting every later block (evm_revert).
+    def rewind(self, number: int, *, dev_state_root: bytes | None = None) -> list[Block]:
+        """Make block ``number`` the head again, forgetting every later block (evm_revert),
+        with ``dev_state_root`` as its edited state (a snapshot taken after an edit).
 
         One atomic write: a crash leaves either the old head or the new one. Returns the
         blocks forgotten, newest first.
@@ -236,9 +325,14 @@ class Chain:
             self._blocks.pop(block.hash, None)
             for tx in block.transactions:
                 self._tx_index.pop(tx.hash, None)
-        new_head = self.get_header_by_number(number)
-        self.store.write({Keys.HEAD: new_head.hash}, deletes)
-        self.head = new_head
+        new_head = self._stored_header(self.store.get(Keys.canonical(number)))
+        puts = {Keys.HEAD: new_head.hash}
+        if dev_state_root is not None and dev_state_root != new_head.state_root:
+            puts[Keys.DEV_HEAD_STATE] = new_head.hash + dev_state_root
+        else:
+            deletes.append(Keys.DEV_HEAD_STATE)
+        self.store.write(puts, deletes)
+        self._set_head(new_head, dev_state_root)
         self._prev_hashes.clear()
         for n in range(max(0, number - PREV_HASHES + 1), number + 1):
             self._prev_hashes.appendleft(self.store.get(Keys.canonical(n)))
@@ -292,6 +386,12 @@ class Chain:
         return self.store.get(Keys.canonical(number))
 
     def get_header_by_hash(self, block_hash: bytes) -> Header | None:
+        """The header to read state at: the working head for the head's hash, else as stored."""
+        if block_hash == self.head.hash:
+            return self.head
+        return self._stored_header(block_hash)
+
+    def _stored_header(self, block_hash: bytes) -> Header | None:
         cached = self._blocks.get(block_hash)
         if cached is not None:
             return cached.header
@@ -307,7 +407,7 @@ class Chain:
         if block is not None:
             self._blocks.move_to_end(block_hash)
             return block
-        header = self.get_header_by_hash(block_hash)
+        header = self._stored_header(block_hash)
         if header is None:
             return None
         body = self.store.get(Keys.body(block_hash))
@@ -333,8 +433,10 @@ class Chain:
         return (block, location[1]) if block is not None else None
 
     def state_at(self, header: Header) -> AccountDB:
-        """A read view of the state after ``header`` (writes go nowhere)."""
-        return AccountDB(AtomicDB(StateDB(self.store)), header.state_root)
+        """A read view of the state after ``header`` (writes go nowhere); for the head, its
+        edited state if a dev method changed it."""
+        root = self.head.state_root if header.hash == self.head.hash else header.state_root
+        return AccountDB(AtomicDB(StateDB(self.store)), root)
 
     def blocks_with_logs(self, start: int, end: int, addresses: list[bytes], topics: list[list[bytes] | None]) -> Iterator[int]:
         """Numbers of blocks in [start, end] that may hold matching logs, ascending."""

@@ -2,7 +2,14 @@
 
 In dev mode the sealer is Anvil's: with automine, every submitted transaction is
 sealed at once (transactions that arrive while a block is being built go into the
-next one together); with a block time, a block is sealed on each interval.
+next one together); with interval mining (``--block-time``, evm_setIntervalMining), a
+block is sealed on each interval. The two can be on together (evm_setAutomine(true)
+while an interval runs): transactions are sealed at once and a block, empty or not,
+also comes every interval.
+
+Dev mode also edits the head's state without a block (``edit_head_state``,
+``load_state``: see ``node/chain.py``, "Edited head state"), remembers it in snapshots,
+and keeps the set of impersonated accounts (whose transactions it takes unsigned).
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import structlog
 import trio
 from eth.db.account import AccountDB
 
-from node import metrics
+from node import dev_state, metrics
 from node.chain import Block, Chain
 from runtime.executive import BuiltBlock
 from node.txpool import TxPool, TxPoolError
@@ -30,6 +37,14 @@ class _Waiter:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    head_hash: bytes
+    number: int
+    dev_state_root: bytes | None  # the head's edited state, if any
+    time_offset: int
+
+
 class Node:
     def __init__(
         self,
@@ -43,14 +58,17 @@ class Node:
         self.chain = chain
         self.pool = pool
         self.automine = automine and not block_time
-        self.block_time = block_time
+        self._interval = block_time or None  # seconds between interval-mined blocks
+        self._interval_changed = trio.Event()
         self._clock = clock
         self._time_offset = 0  # evm_increaseTime
         self._next_timestamp: int | None = None  # evm_setNextBlockTimestamp
         self._wake = trio.Event()
         self._waiters: dict[bytes, _Waiter] = {}
         self._head_state: AccountDB | None = None
-        self._snapshots: list[tuple[bytes, int, int]] = []
+        self._snapshots: list[_Snapshot] = []
+        self.impersonated: set[bytes] = set()  # anvil_impersonateAccount
+        self.auto_impersonate = False  # anvil_autoImpersonateAccount
         # Called synchronously, from the one trio thread: they must not block.
         self.new_block_listeners: list[Callable[[Block], None]] = []
         self.new_transaction_listeners: list[Callable[[Transaction], None]] = []
@@ -115,29 +133,93 @@ class Node:
     # -- snapshots (dev) -------------------------------------------------------------
 
     def snapshot(self) -> int:
-        """Remember the head and the clock; ``revert`` goes back to them (evm_snapshot)."""
-        self._snapshots.append((self.chain.head.hash, self.chain.head.number, self._time_offset))
+        """Remember the head, its edited state and the clock; ``revert`` goes back to them (evm_snapshot)."""
+        head = self.chain.head
+        self._snapshots.append(_Snapshot(head.hash, head.number, self.chain.dev_state_root, self._time_offset))
         return len(self._snapshots)
 
     def revert(self, snapshot_id: int) -> bool:
         """Back to snapshot ``snapshot_id``, dropping it and every later one (as Hardhat, Anvil)."""
         if not 1 <= snapshot_id <= len(self._snapshots):
             return False
-        head_hash, number, offset = self._snapshots[snapshot_id - 1]
+        snap = self._snapshots[snapshot_id - 1]
         del self._snapshots[snapshot_id - 1 :]
-        if self.chain.get_canonical_hash(number) != head_hash:
+        if self.chain.get_canonical_hash(snap.number) != snap.head_hash:
             return False
-        removed = self.chain.rewind(number)
+        self._rewind(snap.number, snap.dev_state_root)
+        self._time_offset = snap.time_offset
+        log.info("reverted", head=snap.number)
+        return True
+
+    def reset(self) -> None:
+        """Back to the genesis of the same spec (anvil_reset): every block, state edit,
+        pooled transaction and snapshot is dropped and the clock offset cleared; the
+        mining mode and the impersonated accounts stay, as in Anvil."""
+        self._snapshots.clear()
+        for waiter in self._waiters.values():
+            waiter.error = "dropped: the chain was reset"
+        self._release_waiters()
+        pending, queued = self.pool.content(self.head_state.get_nonce)
+        self.pool.remove([tx.hash for txs in (*pending.values(), *queued.values()) for tx in txs.values()])
+        self._rewind(0, None)
+        self._time_offset = 0
+        log.info("reset", genesis="0x" + self.chain.head.hash.hex())
+
+    def _rewind(self, number: int, dev_state_root: bytes | None) -> None:
+        removed = self.chain.rewind(number, dev_state_root=dev_state_root)
         for block in removed:
             self._notify(self.removed_block_listeners, block)
-        self._time_offset = offset
         self._next_timestamp = None
         self._head_state = None
         self.pool.prune(self.head_state.get_nonce)
         metrics.HEAD.set(number)
         metrics.TXPOOL_SIZE.set(len(self.pool))
-        log.info("reverted", head=number)
-        return True
+
+    # -- state edits (dev) -------------------------------------------------------------
+
+    def edit_head_state(self, edit: Callable[[AccountDB], None]) -> None:
+        """Apply ``edit`` to the accounts at the head (anvil_setBalance & co.): reads at the
+        head see the change at once and the next block builds on it.
+
+        Raises:
+            ValueError: not a dev chain (a chain run by an engine is never edited).
+        """
+        self._require_dev()
+        root, writes = dev_state.apply_account_edit(self.chain.store, self.chain.head.state_root, edit)
+        self._set_head_state(root, writes)
+
+    def dump_state(self) -> bytes:
+        """Every account at the head, in the format of ``node/dev_state.py`` (anvil_dumpState)."""
+        return dev_state.encode_dump(dev_state.get_accounts(self.chain.store, self.chain.head.state_root))
+
+    def load_state(self, blob: bytes) -> None:
+        """Merge a dump (ours or Anvil's) into the head's state (anvil_loadState).
+
+        Raises:
+            dev_state.StateDumpError: the blob is not a dump.
+            ValueError: not a dev chain.
+        """
+        self._require_dev()
+        records = dev_state.decode_dump(blob)
+        root, writes = dev_state.merge_accounts(self.chain.store, self.chain.head.state_root, records)
+        self._set_head_state(root, writes)
+
+    def _set_head_state(self, root: bytes, writes: dict[bytes, bytes]) -> None:
+        self.chain.set_head_state(root, writes)
+        self._head_state = None
+        log.debug("head_state_edited", head=self.chain.head.number, state_root="0x" + root.hex())
+        # A lowered balance or a raised nonce can leave pooled transactions stale.
+        self.pool.prune(self.head_state.get_nonce)
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+
+    def _require_dev(self) -> None:
+        if self.chain.spec.engine != "dev":
+            raise ValueError(f"the state of a chain run by the {self.chain.spec.engine} engine is not edited")
+
+    # -- impersonation (dev) -----------------------------------------------------------
+
+    def is_impersonated(self, address: bytes) -> bool:
+        return self.auto_impersonate or address in self.impersonated
 
     # -- fork choice ---------------------------------------------------------------
 
@@ -191,6 +273,16 @@ class Node:
     def increase_time(self, seconds: int) -> int:
         self._time_offset += seconds
         return self._time_offset
+
+    @property
+    def interval(self) -> float | None:
+        """Seconds between interval-mined blocks (None: no interval mining)."""
+        return self._interval
+
+    def set_interval(self, seconds: float | None) -> None:
+        """Start, change (the wait starts over) or stop (None or 0) interval mining."""
+        self._interval = seconds or None
+        self._interval_changed.set()
 
     def next_timestamp(self) -> int:
         if self._next_timestamp is not None:
@@ -257,21 +349,32 @@ class Node:
         self._waiters.clear()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        if self.block_time:
-            while True:
-                await trio.sleep(self.block_time)
-                self.seal()
-        else:
-            while True:
-                await self._wake.wait()
-                self._wake = trio.Event()
-                # Let every request already on the wire reach the pool first, so they
-                # share one block instead of one block each.
-                await trio.sleep(0)
-                if self._waiters or self.pool:
-                    selected = self.ready_transactions()
-                    if selected:
-                        self.seal(selected)
-                    else:
-                        self._release_waiters()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._mine_on_interval)
+            task_status.started()
+            await self._automine()
+
+    async def _automine(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            # Let every request already on the wire reach the pool first, so they
+            # share one block instead of one block each.
+            await trio.sleep(0)
+            if self._waiters or self.pool:
+                selected = self.ready_transactions()
+                if selected:
+                    self.seal(selected)
+                else:
+                    self._release_waiters()
+
+    async def _mine_on_interval(self) -> None:
+        while True:
+            self._interval_changed = trio.Event()
+            if self._interval is None:
+                await self._interval_changed.wait()
+                continue
+            with trio.move_on_after(self._interval):
+                await self._interval_changed.wait()
+                continue  # changed: wait the new interval from now
+            self.seal()

@@ -59,6 +59,9 @@ class Keys:
     FINALIZED = b"m:finalized"
     GENESIS = b"m:genesis"
     SPEC = b"m:spec"
+    # Dev chains only: the head's hash and the state root anvil_setBalance & co. left on it
+    # (the state reads at the head see and the next block builds on); gone once a block is sealed.
+    DEV_HEAD_STATE = b"m:dev-head-state"
 
     @staticmethod
     def canonical(number: int) -> bytes:
