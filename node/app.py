@@ -13,7 +13,9 @@ from prometheus_client import start_http_server
 
 from node import metrics
 from node.chain import Chain
+from node.rpc.debug import DebugApi
 from node.rpc.dev import DevApi
+from node.rpc.signing import SigningApi
 from node.rpc.chameleon import ChameleonApi
 from node.rpc.eth import EthApi
 from node.rpc.filters import FilterApi
@@ -92,6 +94,10 @@ class NodeConfig:
     dev_keys: dict[bytes, bytes] | None = None
     metrics_port: int | None = None
     max_request_bytes: int = 5 * 1024 * 1024
+    max_batch_requests: int = 1000  # 0: no limit, as the three below
+    max_logs_block_range: int = 100_000
+    max_logs_results: int = 10_000
+    max_subscriptions: int = 1000  # per WebSocket connection
     txpool_size: int = 10_000
     validator_key: bytes | None = None  # signs for a poa/bft engine; None: follow only
     listen: str | None = None  # /ip4/HOST/tcp/PORT: join the peer-to-peer network (poa/bft)
@@ -115,20 +121,23 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
             driver = _make_driver(node, config, datadir)
             if config.listen is not None:
                 p2p = _make_network(node, driver, config, datadir)
-        eth_api = EthApi(node, config.dev_keys)
+        eth_api = EthApi(node, config.dev_keys, max_logs_block_range=config.max_logs_block_range,
+                         max_logs_results=config.max_logs_results)
         methods = eth_api.methods()
         if driver is None:  # evm_mine & co. would seal around the consensus engine
             methods.update(DevApi(node).methods())
+            methods.update(SigningApi(eth_api).methods())  # dev keys; impersonated sends
         methods.update(FilterApi(node, eth_api).methods())
-        methods.update(SubscriptionApi(node).methods())
+        methods.update(SubscriptionApi(node, max_per_connection=config.max_subscriptions).methods())
         methods.update(TxPoolApi(node).methods())
         methods.update(ChameleonApi(eth_api, config.spec.engine, driver.evidence if driver else None,
                                     driver.engine if driver else None).methods())
+        methods.update(DebugApi(eth_api).methods())
         if p2p is not None:
             from node.rpc.p2p import PeerApi
 
             methods.update(PeerApi(p2p).methods())
-        dispatcher = Dispatcher(methods, observe=metrics.observe_rpc)
+        dispatcher = Dispatcher(methods, max_batch=config.max_batch_requests, observe=metrics.observe_rpc)
         if config.metrics_port is not None:
             try:
                 start_http_server(config.metrics_port, addr=config.host)
