@@ -46,3 +46,26 @@ def dev_spec_json(chain_id: int = DEV_CHAIN_ID) -> dict:
 
 def dev_spec(chain_id: int = DEV_CHAIN_ID) -> ChainSpec:
     return parse_chain_spec(dev_spec_json(chain_id))
+
+
+def stored_genesis_timestamp(datadir) -> int | None:
+    """The genesis timestamp of the chain kept in ``datadir`` (None: no chain there yet)."""
+    import json
+    from pathlib import Path
+
+    from node.storage import Keys, LevelDBStore, StorageError
+
+    path = Path(datadir) / "chaindata"
+    if not path.exists():
+        return None
+    try:
+        store = LevelDBStore(path)
+    except StorageError:
+        return None  # the node's own start reports what is wrong with it
+    try:
+        data = store.get(Keys.SPEC)
+    finally:
+        store.close()
+    if data is None:
+        return None
+    return int(json.loads(data)["timestamp"], 16)
