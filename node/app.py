@@ -81,7 +81,7 @@ def _make_network(node: Node, driver, config: NodeConfig, datadir: Path):
     host, port = parse_listen(config.listen)
     net_config = NetworkConfig(listen_host=host, listen_port=port, bootnodes=tuple(config.bootnodes),
                                topic_max_bytes=topic_limits(), gossip_seen_ttl_s=2)
-    return NodeNetwork(node, driver, net_config, load_or_create_identity(datadir))
+    return NodeNetwork(node, driver, net_config, load_or_create_identity(datadir), fast_sync=config.sync == "fast")
 
 
 @dataclass(slots=True)
@@ -102,6 +102,7 @@ class NodeConfig:
     validator_key: bytes | None = None  # signs for a poa/bft engine; None: follow only
     listen: str | None = None  # /ip4/HOST/tcp/PORT: join the peer-to-peer network (poa/bft)
     bootnodes: tuple[str, ...] = ()
+    sync: str = "fast"  # "fast": far behind a bft chain, take final blocks without execution and the state; "full": execute all
 
 
 async def run_node(config: NodeConfig, *, on_ready=None) -> None:

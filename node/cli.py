@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="join the network, listening here, e.g. /ip4/127.0.0.1/tcp/30303 (default: from config.toml, else off)")
     p2p.add_argument("--bootnodes", default=None, metavar="MULTIADDR,...",
                      help="comma-separated multiaddrs of nodes to connect to first (default: from config.toml)")
+    p2p.add_argument("--sync", choices=("fast", "full"), default="fast",
+                     help="catching up far behind a bft chain: 'fast' stores the final blocks (commits checked) "
+                          "without executing them, then downloads the state of the last one; 'full' executes every "
+                          "block (default: %(default)s; poa chains always sync full)")
     _add_node_options(run, config_file=True)
     run.set_defaults(func=cmd_run)
 
@@ -152,6 +156,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     spec = dev_spec(chain_id)
     keys = dev_keys(max(args.accounts, 0))
     datadir = None if args.tmp else (args.datadir or DEFAULT_HOME / spec.name)
+    # As Anvil: a new dev chain's genesis is stamped with the time it was created (a test
+    # doing `latest + one year` then means a year from now, not from 1970); a datadir
+    # keeps the genesis it was created with.
+    import dataclasses
+    import time
+
+    from node.dev import stored_genesis_timestamp
+
+    created = stored_genesis_timestamp(datadir) if datadir is not None else None
+    spec = dataclasses.replace(spec, timestamp=created if created is not None else int(time.time()))
 
     def banner(chain, port: int) -> None:
         lines = ["", "Available Accounts", "=================="]
@@ -296,6 +310,7 @@ def _run(args, spec, datadir, *, block_time, dev_keys, on_ready, validator_key=N
         validator_key=validator_key,
         listen=getattr(args, "listen", None),
         bootnodes=tuple(getattr(args, "bootnodes", None) or ()),
+        sync=getattr(args, "sync", "fast"),
     )
     try:
         trio.run(lambda: run_node(config, on_ready=on_ready))

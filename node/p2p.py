@@ -10,9 +10,12 @@
   justifications, checked (signer in the set, signature) before forwarding
   (``node.gossip_messages``), then handed to the engine driver;
 - **blocks** topic (poa): sealed blocks, seal checked before forwarding;
-- **sync**: the request handler serves blocks by range (``node.sync``); a sync loop
+- **sync**: the request handler serves blocks by range (with receipts for a fast sync)
+  and state trie nodes and code by hash (``node.sync``, ``node.state_sync``); a sync loop
   catches up from the peers whose head is ahead, on start, when the driver asks (an
-  unknown parent, a decision whose block never came), and every few seconds.
+  unknown parent, a decision whose block never came), and every few seconds: fast (final
+  blocks without execution, then the state) when far behind on a bft chain, unless
+  ``fast_sync=False`` (``--sync full``).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from node.gossip_messages import (
     check_consensus_message,
 )
 from node.service import Node
-from node.sync import SyncProtocolError, Syncer, answer_get_blocks
+from node.sync import SyncProtocolError, Syncer, answer_request
 from runtime.errors import InvalidTransaction
 from runtime.primitives.transaction import Transaction, decode_transaction
 
@@ -38,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 TRANSACTIONS_TOPIC = "transactions"
 SYNC_INTERVAL_S = 1.0  # a look at the peers' heads (no network traffic); a new peer ahead is synced within it
+NO_PEER_SYNC_INTERVAL_S = 0.1  # until the first peer is in: a node starting behind syncs as soon as it can
 TX_OUTBOX = 4096
 
 
@@ -47,14 +51,15 @@ def topic_limits() -> dict[str, int]:
 
 
 class NodeNetwork:
-    def __init__(self, node: Node, driver: NetworkedDriver, config: NetworkConfig, identity: NodeIdentity) -> None:
+    def __init__(self, node: Node, driver: NetworkedDriver, config: NetworkConfig, identity: NodeIdentity, *,
+                 fast_sync: bool = True) -> None:
         self.node = node
         self.chain = node.chain
         self.driver = driver  # validators and full nodes alike run their chain's engine
         self.net = Network(config, identity, status=self.status)
         self.syncer = Syncer(driver.importer, self._request,
                              on_block=self._on_synced_block, on_finality=self._on_synced_finality,
-                             penalize=lambda peer, reason: self.net.report(peer, reason))
+                             penalize=lambda peer, reason: self.net.report(peer, reason), fast=fast_sync)
         self._wake_sync = trio.Event()
         self._tx_send, self._tx_receive = trio.open_memory_channel[Transaction](TX_OUTBOX)
         self._nursery: trio.Nursery | None = None
@@ -162,7 +167,7 @@ class NodeNetwork:
 
     async def _serve(self, peer: str, request: bytes) -> bytes:
         try:
-            return answer_get_blocks(self.chain, request)
+            return answer_request(self.chain, request)
         except SyncProtocolError as exc:
             raise PeerMisbehaviour(str(exc)) from None
 
@@ -174,7 +179,7 @@ class NodeNetwork:
 
     async def _sync_loop(self) -> None:
         while True:
-            with trio.move_on_after(SYNC_INTERVAL_S):
+            with trio.move_on_after(SYNC_INTERVAL_S if self.net.peers() else NO_PEER_SYNC_INTERVAL_S):
                 await self._wake_sync.wait()
             woken = self._wake_sync.is_set()
             self._wake_sync = trio.Event()

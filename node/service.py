@@ -254,6 +254,23 @@ class Node:
         log.info("head_switched", head=self.chain.head.number, block="0x" + block_hash.hex(),
                  dropped=len(removed), joined=len(added))
 
+    def adopt_synced_head(self, block_hash: bytes) -> Block:
+        """Make the fast-synced block ``block_hash`` (stored without execution, its state
+        downloaded) the head (``Chain.set_synced_head``); listeners hear that block only.
+
+        Raises:
+            ValueError, StateUnavailable: see ``Chain.set_synced_head``.
+        """
+        self.chain.set_synced_head(block_hash)
+        self._head_state = None
+        self._next_timestamp = None
+        self.pool.prune(self.head_state.get_nonce)
+        block = self.chain.get_block_by_hash(block_hash)
+        metrics.HEAD.set(block.header.number)
+        metrics.TXPOOL_SIZE.set(len(self.pool))
+        self._notify(self.new_block_listeners, block)
+        return block
+
     # -- sealing -------------------------------------------------------------------
 
     def set_next_timestamp(self, timestamp: int) -> None:

@@ -62,6 +62,8 @@ class Keys:
     # Dev chains only: the head's hash and the state root anvil_setBalance & co. left on it
     # (the state reads at the head see and the next block builds on); gone once a block is sealed.
     DEV_HEAD_STATE = b"m:dev-head-state"
+    # Fast sync: the last block stored without state (above the head until the state is in).
+    FINAL_TIP = b"m:final-tip"
 
     @staticmethod
     def canonical(number: int) -> bytes:

@@ -13,7 +13,7 @@ from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
 from node import __version__
-from node.chain import Block
+from node.chain import Block, StateUnavailable
 from node.rpc import encode
 from node.rpc.encode import d, q
 from node.rpc.errors import EXECUTION_ERROR, EXECUTION_REVERTED, RpcError
@@ -136,7 +136,10 @@ class EthApi:
         block = parse_block_id(block_param, index)
         if block.tag in (None, "latest", "pending") and block.hash is None and block.number is None:
             return self.node.head_state
-        return self.chain.state_at(self._header(block, index))
+        try:
+            return self.chain.state_at(self._header(block, index))
+        except StateUnavailable as exc:  # fast-synced past it
+            raise RpcError(EXECUTION_ERROR, str(exc)) from None
 
     # -- web3 / net ------------------------------------------------------------------
 
@@ -368,6 +371,8 @@ class EthApi:
             chain_id=self.chain.spec.chain_id,
             prev_hashes=self._prev_hashes(header.number + 1 if pending else header.number),
         )
+        if not self.chain.has_state(header):
+            raise RpcError(EXECUTION_ERROR, str(StateUnavailable(header.number)))
         state = evm.open_state(StateDB(self.chain.store), context, header.state_root)
         max_fee = args.max_fee_per_gas if args.max_fee_per_gas is not None else (args.gas_price or 0)
         tip = args.max_priority_fee_per_gas if args.max_priority_fee_per_gas is not None else (args.gas_price or 0)
@@ -408,7 +413,7 @@ class EthApi:
         args = parse_call_args(tx_object, 0)
         header = self._header(parse_block_id(block, 1), 1)
         cap = args.gas if args.gas is not None else header.gas_limit
-        if args.to is not None and not args.data and not self.chain.state_at(header).get_code(args.to):
+        if args.to is not None and not args.data and not self._state(block, 1).get_code(args.to):
             # A plain value transfer costs exactly 21000, as geth answers without executing.
             if args.value and self._call(args, block, 1, gas=21000).error:
                 raise RpcError(EXECUTION_ERROR, "insufficient funds for transfer")

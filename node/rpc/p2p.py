@@ -25,12 +25,15 @@ class PeerApi:
         return q(self.p2p.peer_count)
 
     async def eth_syncing(self) -> bool | dict[str, str]:
-        """False, or geth's progress object while the node catches up with its peers."""
+        """False, or geth's progress object while the node catches up with its peers (during a
+        fast sync, ``currentBlock`` is the last block stored without state, and
+        ``knownStates``/``pulledStates`` count the state nodes found and downloaded)."""
         syncer = self.p2p.syncer
         if not syncer.syncing:
             return False
-        return {"startingBlock": q(syncer.starting_block), "currentBlock": q(self.p2p.chain.head.number),
-                "highestBlock": q(syncer.target)}
+        return {"startingBlock": q(syncer.starting_block), "currentBlock": q(syncer.current_block),
+                "highestBlock": q(syncer.target), "knownStates": q(syncer.known_states),
+                "pulledStates": q(syncer.pulled_states)}
 
     async def chameleon_peers(self) -> list[dict[str, Any]]:
         return [

@@ -41,12 +41,10 @@ stopped at the end (SIGTERM, then SIGKILL), also on Ctrl-C; nodes also die with 
 Measured on the 2-core dev machine (2026-11-25, defaults, one run of ~7 minutes, another
 test suite running alongside): send -> final on all 4 median 0.56 s, p90 0.99 s, block
 timestamp -> final on node 4 median 0.08 s (bft blocks are built on whole seconds);
-building 946 tx/s; sync 11.1 blocks/s = 1,095 tx/s after a 5 s wait for the first sync
-round, node CPU 88 ms a block; Anvil 55 blocks/s with the sending (evm_mine alone 275), a
-ratio of 0.20x (0.04x); gossip per delivery median 3.3 ms, p99 7.8 ms. Under cProfile the
-syncing node spends ~97% in importing: py-evm executing the transfers ~55% (account and
-code reads through py-trie included), the state root (py-trie, pure-Python rlp) ~35%,
-decoding blocks and recovering senders ~13%.
+building 946 tx/s; Anvil 55 blocks/s with the sending (evm_mine alone 275); gossip per
+delivery median 3.3 ms, p99 7.8 ms. Sync: full sync (re-executing) 11.1 blocks/s = 1,095
+tx/s, node CPU 88 ms a block (~97% importing: py-evm ~55%, state root ~35%); fast sync
+(bft, commits checked, state downloaded; the default) 333 blocks/s, node CPU 3 ms a block.
 """
 from __future__ import annotations
 

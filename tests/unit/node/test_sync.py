@@ -75,9 +75,11 @@ async def test_nothing_to_do_when_no_peer_is_ahead(source):
 
 
 def test_requests_are_bounded_and_checked(source):
-    assert decode_get_blocks(encode_get_blocks(5, 10)) == (5, 10)
+    assert decode_get_blocks(encode_get_blocks(5, 10)) == (5, 10, False)
+    assert decode_get_blocks(encode_get_blocks(5, 10, receipts=True)) == (5, 10, True)
     for bad, reason in [(encode_get_blocks(1, MAX_BLOCKS_PER_REQUEST + 1), "count"),
                         (rlp.encode([9, 1, 1]), "unknown request kind"), (b"\x00" * 100, "exceeds"),
+                        (rlp.encode([1, 1, 1, 2]), "or rlp\\(\\[1, start, count, 1\\]\\)"),
                         (b"\xff", "not rlp")]:
         with pytest.raises(SyncProtocolError, match=reason):
             answer_get_blocks(source.chain, bad)
