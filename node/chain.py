@@ -175,6 +175,7 @@ class Chain:
             puts[Keys.GENESIS] = genesis.hash
             puts[Keys.HEAD] = genesis.hash
             puts[Keys.SPEC] = json.dumps(encode_chain_spec(spec), sort_keys=True).encode()
+            puts[Keys.LOG_ANY_INDEXED] = b"\x01"
             store.write(puts)
         else:
             # The genesis header does not commit to the chain id: compare both.
@@ -186,6 +187,7 @@ class Chain:
                     "use another --datadir"
                 )
         self.genesis = genesis
+        self._log_any_indexed = store.get(Keys.LOG_ANY_INDEXED) is not None
         head_hash = store.get(Keys.HEAD)
         self.head: Header  # the working head: see "Edited head state" above
         self.dev_state_root: bytes | None = None
@@ -386,6 +388,7 @@ class Chain:
             puts[Keys.tx_location(tx_hash)] = block_hash + index.to_bytes(4, "big")
         for receipt in receipts:
             for log in receipt.logs:
+                puts[Keys.log_any(header.number)] = b""
                 puts[Keys.log_address(log.address, header.number)] = b""
                 for topic in log.topics:
                     puts[Keys.log_topic(topic, header.number)] = b""
@@ -409,6 +412,7 @@ class Chain:
             deletes += [Keys.tx_location(tx.hash) for tx in block.transactions]
             for receipt in block.receipts:
                 for log in receipt.logs:
+                    deletes.append(Keys.log_any(n))
                     deletes.append(Keys.log_address(log.address, n))
                     deletes += [Keys.log_topic(topic, n) for topic in log.topics]
             self._blocks.pop(block.hash, None)
@@ -564,8 +568,10 @@ class Chain:
             for topic in alternatives:
                 numbers |= self._indexed_numbers(Keys.LOG_TOPIC + topic, start, end)
             candidates = numbers if candidates is None else candidates & numbers
+        if candidates is None and self._log_any_indexed:
+            candidates = self._indexed_numbers(Keys.LOG_ANY, start, end)
         if candidates is None:
-            yield from range(start, end + 1)
+            yield from range(start, end + 1)  # a datadir from before the any-log index
         else:
             yield from sorted(candidates)
 

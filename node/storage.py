@@ -99,6 +99,12 @@ class Keys:
 
     LOG_ADDRESS = b"la"
     LOG_TOPIC = b"lt"
+    LOG_ANY = b"ln"  # + number: the block holds at least one log
+    LOG_ANY_INDEXED = b"m:log-any"  # present when every block was indexed under LOG_ANY
+
+    @staticmethod
+    def log_any(number: int) -> bytes:
+        return b"ln" + number.to_bytes(8, "big")
 
     @staticmethod
     def log_address(address: bytes, number: int) -> bytes:

@@ -118,6 +118,8 @@ def test_log_index_finds_blocks_by_address_and_topic(store) -> None:
     assert list(chain.blocks_with_logs(0, 4, [address], [[topic_a, topic_b]])) == [2, 4]
     assert list(chain.blocks_with_logs(3, 3, [address], [])) == []
     assert list(chain.blocks_with_logs(0, 4, [b"\x01" * 20], [])) == []
+    # Unfiltered: only the blocks that hold a log (not a walk over every header).
+    assert list(chain.blocks_with_logs(0, 4, [], [])) == [2, 4]
 
 
 def test_rewind_forgets_later_blocks_atomically(tmp_path) -> None:
