@@ -134,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     run_all.add_argument("dir", type=Path, metavar="DIR", help="a directory written by 'chameleon devnet init'")
     run_all.set_defaults(func=cmd_devnet_up)
 
+    pallets = sub.add_parser("pallets", help="The native pallets' ABIs and Solidity interfaces",
+                             description="Write each native pallet's ABI (<name>.abi.json) and Solidity interface "
+                             "(I<Name>.sol), generated from its Python declaration.")
+    pallets_sub = pallets.add_subparsers(dest="pallets_command", metavar="ACTION", required=True)
+    abi = pallets_sub.add_parser("abi", help="write <name>.abi.json and I<Name>.sol for every pallet into DIR")
+    abi.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write")
+    abi.set_defaults(func=cmd_pallets_abi)
+
     from consensus.sim.cli import add_simulate_parser
     from node import cli_account
 
@@ -145,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _fatal(message: str) -> int:
     print(f"Fatal: {message}", file=sys.stderr)
     return 1
+
+
+def cmd_pallets_abi(args: argparse.Namespace) -> int:
+    from runtime.pallets import write_artifacts
+
+    for path in write_artifacts(args.out):
+        print(path)
+    return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from eth.db.atomic import AtomicDB
 from runtime.chainspec import ChainSpec
 from runtime.errors import InvalidBlock
 from runtime.fees import compute_next_base_fee
+from runtime.pallets import PALLETS, native_handlers
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import BLANK_ROOT, ZERO_HASH, Header, new_header
 from runtime.primitives.receipt import Log, Receipt, compute_bloom, merge_blooms
@@ -24,6 +25,8 @@ from runtime.primitives.trie import compute_ordered_root
 from runtime.state.store import KeyValueStore, StateDB
 from vm import evm
 from vm.host import BlockContext
+
+evm.register_natives(native_handlers())
 
 
 @dataclass(slots=True)
@@ -49,6 +52,9 @@ def build_genesis(spec: ChainSpec, store: KeyValueStore) -> tuple[Header, dict[b
             accounts.set_code(address, account.code)
         for slot, value in account.storage:
             accounts.set_storage(address, slot, value)
+    for pallet in PALLETS:
+        for address, code in pallet.genesis_accounts():
+            accounts.set_code(address, code)
     accounts.persist()
     header = new_header(
         parent_hash=ZERO_HASH,

@@ -7,6 +7,7 @@ py-evm").
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,19 @@ class EvmComputation(PragueComputation):
 
 class EvmState(PragueState):
     computation_class = EvmComputation
+
+
+def register_natives(handlers: Mapping[bytes, Callable[[Any], Any]]) -> None:
+    """Run ``handlers[address](computation)`` for messages to these addresses, as precompiles.
+
+    The runtime gives its pallets here (vm knows nothing of them); a handler gets py-evm's
+    computation, sets ``output`` or raises ``eth.exceptions.Revert``, and the message's
+    journal undoes its writes when it fails. Calling again replaces the previous set.
+    """
+    for address in handlers:
+        if address in PragueComputation._precompiles:
+            raise ValueError(f"0x{address.hex()} is an Ethereum precompile")
+    EvmComputation._precompiles = {**PragueComputation._precompiles, **dict(sorted(handlers.items()))}
 
 
 class ExecutionRejected(Exception):

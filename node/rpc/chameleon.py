@@ -13,6 +13,7 @@ from node.rpc.encode import d, q
 from node.rpc.errors import EXECUTION_ERROR, RpcError, invalid_params
 from node.rpc.eth import EthApi
 from node.rpc.params import parse_block_id, parse_data
+from runtime.pallets import PALLETS, compute_abi, compute_solidity_interface
 from runtime.primitives.header import encode_header
 
 
@@ -51,8 +52,17 @@ class ChameleonApi:
             "chameleon_consensus": self.chameleon_consensus,
             "chameleon_getBlockConsensus": self.chameleon_getBlockConsensus,
             "chameleon_submitEvidence": self.chameleon_submitEvidence,
+            "chameleon_pallets": self.chameleon_pallets,
             "debug_getRawHeader": self.debug_getRawHeader,
         }
+
+    async def chameleon_pallets(self) -> list[dict[str, Any]]:
+        """The native pallets: name, address, ABI and Solidity interface, as `chameleon pallets abi` writes them."""
+        return [
+            {"name": p.name, "address": to_checksum_address(p.address), "abi": compute_abi(p),
+             "interface": compute_solidity_interface(p)}
+            for p in PALLETS
+        ]
 
     async def chameleon_consensus(self) -> dict[str, Any]:
         """Where consensus stands: engine, height and round being decided, validators, finality."""

@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 
 from runtime.chainspec import parse_chain_spec
 from runtime.executive import build_block, build_genesis
+from runtime.pallets import PALLETS
 from runtime.primitives.receipt import compute_contract_address
 from runtime.primitives.transaction import decode_transaction
 from runtime.state.store import MemoryStore
@@ -49,6 +50,9 @@ def test_state_root_equals_pyevm_chain() -> None:
     store.write(writes)
 
     state = {bytes.fromhex(a.address[2:]): {"balance": balance, "nonce": 0, "code": b"", "storage": {}} for a in ACCOUNTS}
+    for pallet in PALLETS:  # every genesis holds the pallet accounts (their placeholder code)
+        for address, code in pallet.genesis_accounts():
+            state[address] = {"balance": 0, "nonce": 0, "code": code, "storage": {}}
     params = {"gas_limit": 30_000_000, "base_fee_per_gas": 10**9, "timestamp": 0, "difficulty": 0, "nonce": b"\x00" * 8}
     chain = build(MiningChain, prague_at(0), disable_pow_check(), chain_id(CHAIN_ID), genesis(db=AtomicDB(), params=params, state=state))
     assert chain.get_canonical_head().state_root == our_genesis.state_root

@@ -1,0 +1,160 @@
+"""Vesting: ``createSchedule`` locks ``msg.value``; it vests linearly after a cliff.
+
+vested(t) = 0 before ``start + cliffSeconds``, else ``total * min(t - start, duration) / duration``.
+``release`` pays the vested, unreleased part to the beneficiary (anyone may call);
+``revoke`` (creator only, revocable schedules) returns the unvested part to the creator and
+freezes the schedule at what had vested.
+
+The funds are held in the pallet account's own balance. All checks run before the first
+write; a failing call reverts all its writes anyway.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from runtime.pallets.framework import CallContext, Pallet, StorageList, StorageMap, StorageValue, call
+from runtime.pallets.vesting.config import (
+    MAX_SCHEDULES_PER_ACCOUNT,
+    VESTING_ADDRESS,
+    WEIGHT_CREATE,
+    WEIGHT_RELEASE,
+    WEIGHT_REVOKE,
+    WEIGHT_VIEW,
+    WEIGHT_VIEW_PER_ITEM,
+)
+from runtime.pallets.vesting.errors import (
+    AlreadyRevoked,
+    CliffAfterEnd,
+    NothingToRelease,
+    NotCreator,
+    NotRevocable,
+    TooManySchedules,
+    UnknownSchedule,
+    ZeroAmount,
+    ZeroBeneficiary,
+    ZeroDuration,
+)
+from runtime.pallets.vesting.events import Released, Revoked, ScheduleCreated
+
+SCHEDULE_FIELDS = (
+    ("creator", "address"), ("beneficiary", "address"), ("start", "uint64"), ("cliffSeconds", "uint64"),
+    ("durationSeconds", "uint64"), ("revocable", "bool"), ("revoked", "bool"), ("total", "uint256"),
+    ("released", "uint256"), ("vestedAtRevoke", "uint256"),
+)
+
+
+def compute_vested(total: int, start: int, cliff: int, duration: int, t: int) -> int:
+    """What of ``total`` has vested at time ``t``."""
+    if t < start + cliff:
+        return 0
+    return total * min(t - start, duration) // duration
+
+
+def _vested_now(s: dict[str, Any], now: int) -> int:
+    if s["revoked"]:
+        return s["vestedAtRevoke"]
+    return compute_vested(s["total"], s["start"], s["cliffSeconds"], s["durationSeconds"], now)
+
+
+class Vesting(Pallet):
+    name = "vesting"
+    address = VESTING_ADDRESS
+    storage_schema = {
+        "lastId": StorageValue("uint256"),
+        "schedules": StorageMap(("uint256",), SCHEDULE_FIELDS),
+        "schedulesOf": StorageList(("address",), "uint256", MAX_SCHEDULES_PER_ACCOUNT),
+    }
+    events = (ScheduleCreated, Released, Revoked)
+    errors = (ZeroAmount, ZeroDuration, CliffAfterEnd, ZeroBeneficiary, TooManySchedules, UnknownSchedule,
+              NothingToRelease, NotCreator, NotRevocable, AlreadyRevoked)
+
+    @call("createSchedule(address beneficiary, uint64 start, uint64 cliffSeconds, uint64 durationSeconds, bool revocable)",
+          returns="uint256 id", weight=WEIGHT_CREATE, payable=True)
+    def create_schedule(self, ctx: CallContext, beneficiary: str, start: int, cliff: int, duration: int,
+                        revocable: bool) -> int:
+        """Lock msg.value for beneficiary, vesting linearly from start over durationSeconds after a cliff."""
+        beneficiary = to_checksum_address(beneficiary)
+        if ctx.value == 0:
+            raise ZeroAmount()
+        if duration == 0:
+            raise ZeroDuration()
+        if cliff > duration:
+            raise CliffAfterEnd(cliff, duration)
+        if int(beneficiary, 16) == 0:
+            raise ZeroBeneficiary()
+        parties = [beneficiary] if beneficiary == ctx.sender else [beneficiary, ctx.sender]
+        for account in parties:
+            if len(ctx.storage.get_list("schedulesOf", account)) >= MAX_SCHEDULES_PER_ACCOUNT:
+                raise TooManySchedules(account)
+        st = ctx.storage
+        schedule_id = st.get_value("lastId") + 1  # ids start at 1
+        st.set_value("lastId", schedule_id)
+        st.set_struct("schedules", {
+            "creator": ctx.sender, "beneficiary": beneficiary, "start": start, "cliffSeconds": cliff,
+            "durationSeconds": duration, "revocable": revocable, "revoked": False, "total": ctx.value,
+            "released": 0, "vestedAtRevoke": 0,
+        }, schedule_id)
+        for account in parties:
+            st.append("schedulesOf", schedule_id, account, too_many=TooManySchedules(account))
+        ctx.emit(ScheduleCreated, id=schedule_id, creator=ctx.sender, beneficiary=beneficiary, amount=ctx.value)
+        return schedule_id
+
+    @call("release(uint256 id)", returns="uint256 amount", weight=WEIGHT_RELEASE)
+    def release(self, ctx: CallContext, schedule_id: int) -> int:
+        """Pay the vested, unreleased part of schedule id to its beneficiary; anyone may call."""
+        s = self._get(ctx, schedule_id)
+        amount = _vested_now(s, ctx.timestamp) - s["released"]
+        if amount <= 0:
+            raise NothingToRelease(schedule_id)
+        ctx.storage.set_struct("schedules", {"released": s["released"] + amount}, schedule_id)
+        ctx.pay(s["beneficiary"], amount)
+        ctx.emit(Released, id=schedule_id, amount=amount)
+        return amount
+
+    @call("revoke(uint256 id)", weight=WEIGHT_REVOKE)
+    def revoke(self, ctx: CallContext, schedule_id: int) -> None:
+        """Creator only, revocable schedules: what vested stays releasable, the rest returns to the creator."""
+        s = self._get(ctx, schedule_id)
+        if s["creator"] != ctx.sender:
+            raise NotCreator(schedule_id)
+        if not s["revocable"]:
+            raise NotRevocable(schedule_id)
+        if s["revoked"]:
+            raise AlreadyRevoked(schedule_id)
+        vested = _vested_now(s, ctx.timestamp)
+        refunded = s["total"] - vested
+        ctx.storage.set_struct("schedules", {"revoked": True, "vestedAtRevoke": vested}, schedule_id)
+        ctx.pay(s["creator"], refunded)
+        ctx.emit(Revoked, id=schedule_id, refunded=refunded)
+
+    @call("schedule(uint256 id)",
+          returns="address creator, address beneficiary, uint64 start, uint64 cliffSeconds, uint64 durationSeconds, "
+                  "bool revocable, bool revoked, uint256 total, uint256 released",
+          weight=WEIGHT_VIEW, view=True)
+    def schedule(self, ctx: CallContext, schedule_id: int) -> tuple:
+        """The schedule id as stored."""
+        s = self._get(ctx, schedule_id)
+        return (s["creator"], s["beneficiary"], s["start"], s["cliffSeconds"], s["durationSeconds"],
+                s["revocable"], s["revoked"], s["total"], s["released"])
+
+    @call("releasable(uint256 id)", returns="uint256 amount", weight=WEIGHT_VIEW, view=True)
+    def releasable(self, ctx: CallContext, schedule_id: int) -> int:
+        """What release(id) would pay now."""
+        s = self._get(ctx, schedule_id)
+        return _vested_now(s, ctx.timestamp) - s["released"]
+
+    @call("schedulesOf(address account)", returns="uint256[] ids", weight=WEIGHT_VIEW, view=True)
+    def schedules_of(self, ctx: CallContext, account: str) -> list[int]:
+        """Ids of the schedules account created or benefits from, oldest first."""
+        ids = ctx.storage.get_list("schedulesOf", account)
+        ctx.computation.consume_gas(WEIGHT_VIEW_PER_ITEM * len(ids), reason="vesting.schedulesOf items")
+        return ids
+
+    @staticmethod
+    def _get(ctx: CallContext, schedule_id: int) -> dict[str, Any]:
+        s = ctx.storage.get_struct("schedules", schedule_id)
+        if s["durationSeconds"] == 0:  # every stored schedule has a duration
+            raise UnknownSchedule(schedule_id)
+        return s

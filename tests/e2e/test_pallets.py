@@ -1,0 +1,166 @@
+"""Native pallets on a real `chameleon dev`, used as dApps use contracts: web3.py with the
+generated ABI, time travel, logs; and a Solidity contract calling the pallet with value.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from eth_utils import keccak
+from web3.exceptions import ContractCustomError
+
+from tests.e2e.nodes import DEV_ADDRESSES, RpcFailure, run_cli
+
+pytestmark = pytest.mark.e2e
+
+VESTING = "0x0000000000000000000000000000000000000801"
+ETH = 10**18
+
+VESTING_USER = """
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.20;
+import "./IVesting.sol";
+
+/// Vests what it is sent through the pallet, as the schedule's creator.
+contract VestingUser {
+    function vestFor(address beneficiary, uint64 cliff, uint64 duration) external payable returns (uint256) {
+        return IVesting(VESTING_PALLET).createSchedule{value: msg.value}(
+            beneficiary, uint64(block.timestamp), cliff, duration, true);
+    }
+    function revokeIt(uint256 id) external { IVesting(VESTING_PALLET).revoke(id); }
+    function releasableOf(uint256 id) external view returns (uint256) { return IVesting(VESTING_PALLET).releasable(id); }
+    /// Tries to revoke a schedule it did not create; returns the error's selector.
+    function tryRevoke(uint256 id) external returns (bytes4) {
+        try IVesting(VESTING_PALLET).revoke(id) { return 0; } catch (bytes memory reason) { return bytes4(reason); }
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def node(module_node_factory):
+    return module_node_factory(name="pallets")
+
+
+@pytest.fixture(scope="module")
+def w3(node):
+    return node.w3()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """What `chameleon pallets abi --out DIR` writes."""
+    out = tmp_path_factory.mktemp("pallet-abi")
+    proc = run_cli("pallets", "abi", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return {"abi": json.loads((out / "vesting.abi.json").read_text()), "sol": (out / "IVesting.sol").read_text()}
+
+
+@pytest.fixture(scope="module")
+def vesting(w3, generated):
+    return w3.eth.contract(address=w3.to_checksum_address(VESTING), abi=generated["abi"])
+
+
+def advance(node, seconds: int) -> None:
+    node.rpc("evm_increaseTime", seconds)
+    node.rpc("evm_mine")
+
+
+def test_chameleon_pallets_lists_vesting(node, generated):
+    (entry,) = node.rpc("chameleon_pallets")
+    assert entry["name"] == "vesting"
+    assert entry["address"].lower() == VESTING
+    assert entry["abi"] == generated["abi"]
+    assert entry["interface"] == generated["sol"]
+
+
+def test_schedule_time_travel_release(node, w3, vesting):
+    creator, ben, anyone = DEV_ADDRESSES[0], DEV_ADDRESSES[1], DEV_ADDRESSES[2]
+    now = w3.eth.get_block("latest")["timestamp"]
+    create = vesting.functions.createSchedule(ben, now, 100, 1000, True)
+    assert create.call({"from": creator, "value": 10 * ETH}) == 1
+    gas = create.estimate_gas({"from": creator, "value": 10 * ETH})
+    receipt = w3.eth.wait_for_transaction_receipt(create.transact({"from": creator, "value": 10 * ETH, "gas": gas}))
+    assert receipt["status"] == 1 and receipt["gasUsed"] <= gas
+    (created,) = vesting.events.ScheduleCreated().process_receipt(receipt)
+    assert created["args"] == {"id": 1, "creator": creator, "beneficiary": ben, "amount": 10 * ETH}
+    assert w3.eth.get_balance(w3.to_checksum_address(VESTING)) == 10 * ETH
+    assert vesting.functions.schedulesOf(ben).call() == [1]
+
+    with pytest.raises(ContractCustomError) as exc:  # before the cliff
+        vesting.functions.release(1).call({"from": anyone})
+    assert exc.value.data[:10] == "0x" + keccak(text="NothingToRelease(uint256)")[:4].hex()
+
+    advance(node, 500)
+    ben_before = w3.eth.get_balance(ben)
+    receipt = w3.eth.wait_for_transaction_receipt(vesting.functions.release(1).transact({"from": anyone}))
+    assert receipt["status"] == 1
+    block_ts = w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    paid = 10 * ETH * min(block_ts - now, 1000) // 1000
+    assert paid >= 5 * ETH
+    assert w3.eth.get_balance(ben) == ben_before + paid  # anyone paid the gas, not the beneficiary
+
+    logs = w3.eth.get_logs({"address": w3.to_checksum_address(VESTING), "fromBlock": 0,
+                            "topics": ["0x" + keccak(text="Released(uint256,uint256)").hex()]})
+    assert len(logs) == 1
+    assert vesting.events.Released().process_log(logs[0])["args"] == {"id": 1, "amount": paid}
+
+    advance(node, 2000)
+    rest = vesting.functions.releasable(1).call()
+    assert rest == 10 * ETH - paid
+    vesting.functions.release(1).transact({"from": anyone})
+    assert w3.eth.get_balance(w3.to_checksum_address(VESTING)) == 0
+
+
+def test_value_on_non_payable_and_named_errors(node, w3, vesting):
+    # web3 refuses value for a nonpayable function before sending; raw JSON-RPC does not
+    data = "0x" + keccak(text="revoke(uint256)")[:4].hex() + "00" * 31 + "01"
+    call = {"from": DEV_ADDRESSES[3], "to": VESTING, "data": data, "value": "0x1"}
+    with pytest.raises(RpcFailure) as failure:
+        node.rpc("eth_call", call, "latest")
+    assert failure.value.code == 3
+    assert failure.value.data == "0x" + keccak(text="NotPayable(uint256)")[:4].hex() + "00" * 31 + "01"
+    with pytest.raises(RpcFailure):
+        node.rpc("eth_estimateGas", call)
+    with pytest.raises(ContractCustomError) as exc:
+        vesting.functions.revoke(1).call({"from": DEV_ADDRESSES[3]})
+    assert exc.value.data[:10] == "0x" + keccak(text="NotCreator(uint256)")[:4].hex()
+    # a failing transaction is mined with status 0 and leaves the schedule as it was
+    before = vesting.functions.schedule(1).call()
+    tx = vesting.functions.revoke(1).transact({"from": DEV_ADDRESSES[3], "gas": 200_000})
+    assert w3.eth.wait_for_transaction_receipt(tx)["status"] == 0
+    assert vesting.functions.schedule(1).call() == before
+
+
+def test_solidity_contract_calls_the_pallet_with_value(node, w3, vesting, generated):
+    from tests.contracts.compile import _check_toolchain, _run_solc, _settings
+
+    sources = {"IVesting.sol": {"content": generated["sol"]}, "VestingUser.sol": {"content": VESTING_USER}}
+    output = _run_solc(_check_toolchain(), {"language": "Solidity", "sources": sources,
+                                            "settings": _settings(list(sources))})
+    errors = [e for e in output.get("errors", []) if e["severity"] == "error"]
+    assert not errors, errors
+    art = output["contracts"]["VestingUser.sol"]["VestingUser"]
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["evm"]["bytecode"]["object"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": DEV_ADDRESSES[4]}))
+    user = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+
+    ben = DEV_ADDRESSES[5]
+    sid = user.functions.vestFor(ben, 0, 100).call({"from": DEV_ADDRESSES[4], "value": 3 * ETH})
+    receipt = w3.eth.wait_for_transaction_receipt(
+        user.functions.vestFor(ben, 0, 100).transact({"from": DEV_ADDRESSES[4], "value": 3 * ETH}))
+    assert receipt["status"] == 1
+    (created,) = vesting.events.ScheduleCreated().process_receipt(receipt)
+    assert created["args"]["id"] == sid
+    assert created["args"]["creator"] == user.address  # the contract is msg.sender to the pallet
+    assert vesting.functions.schedule(sid).call()[7] == 3 * ETH
+
+    assert user.functions.tryRevoke(1).call() == keccak(text="NotCreator(uint256)")[:4]
+    advance(node, 10)
+    assert user.functions.releasableOf(sid).call() > 0
+    receipt = w3.eth.wait_for_transaction_receipt(user.functions.revokeIt(sid).transact({"from": DEV_ADDRESSES[4]}))
+    assert receipt["status"] == 1
+    (revoked,) = vesting.events.Revoked().process_receipt(receipt)
+    vested = vesting.functions.releasable(sid).call()
+    assert revoked["args"]["refunded"] + vested == 3 * ETH
+    assert w3.eth.get_balance(user.address) == revoked["args"]["refunded"]
