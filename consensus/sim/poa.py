@@ -95,6 +95,8 @@ from consensus.sim.runner import (
     SimConfig,
     finish_result,
     make_signers,
+    memoise_encode,
+    memoise_sign_bytes,
     memoise_verify,
     schedule_crashes,
 )
@@ -130,37 +132,9 @@ def verified_poa_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]
     original_sign_bytes = FinalityVote.sign_bytes
     original_encode = FinalityVote.encode
     cache: dict[tuple[bytes, bytes], bytes] = {}
-    sign_bytes_memo: dict[tuple[FinalityVote, int], bytes] = {}
-    encode_memo: dict[FinalityVote, bytes] = {}
-
-    def encode(vote: FinalityVote) -> bytes:
-        try:
-            return encode_memo[vote]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable field (a malformed vote): do not memoise
-            return original_encode(vote)
-        if len(encode_memo) > CACHE_LIMIT:
-            encode_memo.clear()
-        data = encode_memo[vote] = original_encode(vote)
-        return data
-
-    def sign_bytes(vote: FinalityVote, chain_id: int) -> bytes:
-        key = (vote, chain_id)
-        try:
-            return sign_bytes_memo[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable field (a malformed vote): do not memoise
-            return original_sign_bytes(vote, chain_id)
-        if len(sign_bytes_memo) > CACHE_LIMIT:
-            sign_bytes_memo.clear()
-        data = sign_bytes_memo[key] = original_sign_bytes(vote, chain_id)
-        return data
-
     poa_messages.verify = memoise_verify(original, cache)
-    FinalityVote.sign_bytes = sign_bytes  # type: ignore[method-assign]
-    FinalityVote.encode = encode  # type: ignore[method-assign]
+    FinalityVote.sign_bytes = memoise_sign_bytes(original_sign_bytes)  # type: ignore[method-assign]
+    FinalityVote.encode = memoise_encode(original_encode)  # type: ignore[method-assign]
     try:
         yield cache
     finally:

@@ -216,6 +216,43 @@ def finish_result(result: SeedResult, net: SimNetwork, events: int, heights: lis
     return result
 
 
+def memoise_encode(original: Callable) -> Callable:
+    """``original(message)`` memoised on the (frozen, hashable) message: the same bytes back."""
+    memo: dict = {}
+
+    def encode(self):  # type: ignore[no-untyped-def]
+        try:
+            return memo[self]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable field (a malformed message): do not memoise
+            return original(self)
+        if len(memo) > CACHE_LIMIT:
+            memo.clear()
+        data = memo[self] = original(self)
+        return data
+    return encode
+
+
+def memoise_sign_bytes(original: Callable) -> Callable:
+    """``original(message, chain_id)`` memoised on (message, chain id)."""
+    memo: dict = {}
+
+    def sign_bytes(self, chain_id):  # type: ignore[no-untyped-def]
+        key = (self, chain_id)
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable field (a malformed message): do not memoise
+            return original(self, chain_id)
+        if len(memo) > CACHE_LIMIT:
+            memo.clear()
+        data = memo[key] = original(self, chain_id)
+        return data
+    return sign_bytes
+
+
 @contextlib.contextmanager
 def verified_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
     """Memoise signature recovery and message encoding while simulating.
@@ -235,42 +272,9 @@ def verified_signature_cache() -> Iterator[dict[tuple[bytes, bytes], bytes]]:
 
     cached_verify = memoise_verify(original_verify, cache)
 
-    def memo_encode(original: Callable) -> Callable:
-        memo: dict = {}
-
-        def encode(self):  # type: ignore[no-untyped-def]
-            try:
-                return memo[self]
-            except KeyError:
-                pass
-            except TypeError:  # an unhashable field (a malformed message): do not memoise
-                return original(self)
-            if len(memo) > CACHE_LIMIT:
-                memo.clear()
-            data = memo[self] = original(self)
-            return data
-        return encode
-
-    def memo_sign_bytes(original: Callable) -> Callable:
-        memo: dict = {}
-
-        def sign_bytes(self, chain_id):  # type: ignore[no-untyped-def]
-            key = (self, chain_id)
-            try:
-                return memo[key]
-            except KeyError:
-                pass
-            except TypeError:
-                return original(self, chain_id)
-            if len(memo) > CACHE_LIMIT:
-                memo.clear()
-            data = memo[key] = original(self, chain_id)
-            return data
-        return sign_bytes
-
     messages_module.verify = cached_verify
     for (cls, name), original in originals.items():
-        setattr(cls, name, memo_encode(original) if name == "encode" else memo_sign_bytes(original))
+        setattr(cls, name, memoise_encode(original) if name == "encode" else memoise_sign_bytes(original))
     try:
         yield cache
     finally:
