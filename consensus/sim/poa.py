@@ -61,7 +61,6 @@ and the agreement check catches it); below 1/3 the echo cannot make a quorum on 
 from __future__ import annotations
 
 import contextlib
-import random
 from typing import Iterator
 
 import rlp
@@ -83,7 +82,6 @@ from consensus.poa.core import (
 )
 from consensus.poa.finality import validate_finality_proof
 from consensus.poa.messages import FinalityVote
-from consensus.sim.network import SimNetwork
 from consensus.sim.runner import (
     CACHE_LIMIT,
     CHAIN_ID,
@@ -93,8 +91,8 @@ from consensus.sim.runner import (
     SILENT,
     SeedResult,
     SimConfig,
+    draw_scenario,
     finish_result,
-    make_signers,
     memoise_encode,
     memoise_sign_bytes,
     memoise_verify,
@@ -195,22 +193,13 @@ class PoaSimulation:
         self.seed = seed
         self.relay = relay
         self.replay_wal = wal
-        n = config.validators
         self.slot_ms = config.slot_ms
-        scenario = random.Random(f"chameleon-sim/{seed}/scenario")
-        self.net = SimNetwork(random.Random(f"chameleon-sim/{seed}/network"), n, delay_ms=config.delay_ms,
-                              drop=config.drop, duplicate=config.duplicate, partitions=config.partitions)
-        signers = make_signers(n)
+        drawn = draw_scenario(config, seed)
+        scenario, crashers, signers = drawn.scenario, drawn.crashers, drawn.signers
+        self.net, self.byzantine, self.honest = drawn.net, drawn.byzantine, drawn.honest
+        self.half_a, self.half_b = drawn.half_a, drawn.half_b
         self.authorities = tuple(s.address for s in signers)
-        byzantine = set(scenario.sample(range(n), config.byzantine))
-        self.byzantine = sorted(byzantine)
-        self.honest = [i for i in range(n) if i not in byzantine]
-        crashers = sorted(scenario.sample(self.honest, config.crash))
-        role = EQUIVOCATE if config.byzantine_mode == "equivocate" else SILENT
-        self.nodes = [PoaNode(i, s, role if i in byzantine else HONEST) for i, s in enumerate(signers)]
-        half = len(self.honest) // 2
-        self.half_a = self.honest[:half] + self.byzantine
-        self.half_b = self.honest[half:]
+        self.nodes = [PoaNode(i, s, drawn.roles[i]) for i, s in enumerate(signers)]
         self.result = SeedResult(seed)
         self.sealed_at: dict[bytes, int] = {}  # block hash -> virtual ms it was sealed (validity + t0)
         self.final: dict[int, bytes] = {}

@@ -216,6 +216,39 @@ def finish_result(result: SeedResult, net: SimNetwork, events: int, heights: lis
     return result
 
 
+@dataclass
+class Scenario:
+    """What a seed draws before a simulation starts: the network, who is byzantine, who
+    crashes, and the two halves an equivocator shows different messages to."""
+
+    scenario: random.Random  # drawn from again for the crash times
+    net: SimNetwork
+    signers: list[Signer]
+    byzantine: list[int]
+    honest: list[int]
+    crashers: list[int]
+    roles: list[str]
+    half_a: list[int]
+    half_b: list[int]
+
+
+def draw_scenario(config: SimConfig, seed: int) -> Scenario:
+    """The same draws, in the same order, for every engine (so a seed means one scenario)."""
+    n = config.validators
+    scenario = random.Random(f"chameleon-sim/{seed}/scenario")
+    net = SimNetwork(random.Random(f"chameleon-sim/{seed}/network"), n, delay_ms=config.delay_ms,
+                     drop=config.drop, duplicate=config.duplicate, partitions=config.partitions)
+    signers = make_signers(n)
+    byzantine = set(scenario.sample(range(n), config.byzantine))
+    honest = [i for i in range(n) if i not in byzantine]
+    crashers = sorted(scenario.sample(honest, config.crash))
+    role = EQUIVOCATE if config.byzantine_mode == "equivocate" else SILENT
+    roles = [role if i in byzantine else HONEST for i in range(n)]
+    half = len(honest) // 2
+    return Scenario(scenario, net, signers, sorted(byzantine), honest, crashers, roles,
+                    honest[:half] + sorted(byzantine), honest[half:])
+
+
 def memoise_encode(original: Callable) -> Callable:
     """``original(message)`` memoised on the (frozen, hashable) message: the same bytes back."""
     memo: dict = {}
@@ -335,22 +368,13 @@ class Simulation:
     def __init__(self, config: SimConfig, seed: int) -> None:
         self.config = config
         self.seed = seed
-        n = config.validators
-        scenario = random.Random(f"chameleon-sim/{seed}/scenario")
-        self.net = SimNetwork(random.Random(f"chameleon-sim/{seed}/network"), n, delay_ms=config.delay_ms,
-                              drop=config.drop, duplicate=config.duplicate, partitions=config.partitions)
-        signers = make_signers(n)
+        drawn = draw_scenario(config, seed)
+        scenario, crashers, signers = drawn.scenario, drawn.crashers, drawn.signers
+        self.net, self.byzantine, self.honest = drawn.net, drawn.byzantine, drawn.honest
+        self.half_a, self.half_b = drawn.half_a, drawn.half_b
         self.validator_set = ValidatorSet([Validator(s.address, 1) for s in signers])
         self.index_of = {s.address: i for i, s in enumerate(signers)}
-        byzantine = set(scenario.sample(range(n), config.byzantine))
-        self.byzantine = sorted(byzantine)
-        self.honest = [i for i in range(n) if i not in byzantine]
-        crashers = sorted(scenario.sample(self.honest, config.crash))
-        role = EQUIVOCATE if config.byzantine_mode == "equivocate" else SILENT
-        self.nodes = [SimNode(i, s, role if i in byzantine else HONEST) for i, s in enumerate(signers)]
-        half = len(self.honest) // 2
-        self.half_a = self.honest[:half] + self.byzantine
-        self.half_b = self.honest[half:]
+        self.nodes = [SimNode(i, s, drawn.roles[i]) for i, s in enumerate(signers)]
         self.result = SeedResult(seed)
         self.valid_blocks: dict[bytes, int] = {}  # block hash -> height it was built for
         self.final: dict[int, bytes] = {}  # height -> the hash honest nodes committed first
