@@ -263,14 +263,19 @@ class EngineDriver:
 
     def _replay(self, height: int, inputs: tuple[Any, ...]) -> None:
         """Feed the logged inputs of ``height`` back, in order, without logging them again."""
+        round_, step = self.engine.core.round, self.engine.core.step
         for event in inputs:
             if self.engine.core.height != height:
                 break  # the replay decided the height (it crashed before storing the block)
             self.feed(event, replaying=True)
+            if self.engine.core.height == height:
+                round_, step = self.engine.core.round, self.engine.core.step
         if inputs:
-            core = self.engine.core
-            log.info("consensus_wal_replayed", height=height, records=len(inputs), round=core.round,
-                     step=core.step.name)
+            # The round the height was at when the replay ended, or when it decided: a lone
+            # validator killed just after logging its proposal finishes the height on replay.
+            decided = self.engine.core.height != height
+            log.info("consensus_wal_replayed", height=height, records=len(inputs), round=round_,
+                     step=step.name, decided=decided)
 
     def _block_data(self) -> bytes:
         """What the next block carries for the engine: the head's commit (bft) and evidence."""

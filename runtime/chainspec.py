@@ -86,6 +86,20 @@ KNOWN_FIELDS = {
 ACCOUNT_FIELDS = {"balance", "nonce", "code", "storage"}
 
 
+def _validate_pallets(pallets: dict[str, Any]) -> None:
+    from runtime.pallets import PALLETS
+    from runtime.pallets.framework import GenesisError
+
+    by_name = {p.name: p for p in PALLETS}
+    for name in sorted(pallets):
+        if name not in by_name:
+            raise InvalidChainSpec(f"pallets.{name}", f"unknown pallet (known: {', '.join(sorted(by_name))})")
+        try:
+            by_name[name].parse_genesis(pallets[name], f"pallets.{name}")
+        except GenesisError as exc:
+            raise InvalidChainSpec(exc.where, exc.reason) from None
+
+
 def parse_chain_spec(data: Any) -> ChainSpec:
     """Validate a decoded JSON chain spec.
 
@@ -156,8 +170,7 @@ def parse_chain_spec(data: Any) -> ChainSpec:
     pallets = data.get("pallets", {})
     if not isinstance(pallets, dict):
         raise InvalidChainSpec("pallets", "expected an object")
-    if pallets:
-        raise InvalidChainSpec(f"pallets.{sorted(pallets)[0]}", "no pallets are built yet")
+    _validate_pallets(pallets)
 
     return ChainSpec(
         name=name,

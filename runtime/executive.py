@@ -55,6 +55,9 @@ def build_genesis(spec: ChainSpec, store: KeyValueStore) -> tuple[Header, dict[b
     for pallet in PALLETS:
         for address, code in pallet.genesis_accounts():
             accounts.set_code(address, code)
+        section = spec.pallets.get(pallet.name)
+        if section is not None:
+            pallet.apply_genesis(accounts, pallet.parse_genesis(section, f"pallets.{pallet.name}"))
     accounts.persist()
     header = new_header(
         parent_hash=ZERO_HASH,

@@ -12,13 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from runtime.pallets.framework import Pallet, compute_abi, compute_solidity_interface
+from runtime.pallets.escrow import Escrow
+from runtime.pallets.governance import Governance
+from runtime.pallets.stores import Stores
 from runtime.pallets.vesting import Vesting
 
-PALLETS: tuple[type[Pallet], ...] = (Vesting,)
+PALLETS: tuple[type[Pallet], ...] = (Vesting, Escrow, Stores, Governance)
 
 
 def native_handlers() -> dict[bytes, Callable[[Any], Any]]:
     return {p.address: p.handle for p in PALLETS}
+
+
+def get_pallet_at(address: bytes) -> type[Pallet] | None:
+    """The pallet at ``address``, or None."""
+    for p in PALLETS:
+        if p.address == address:
+            return p
+    return None
 
 
 def get_pallet(name: str) -> type[Pallet]:
@@ -51,4 +62,4 @@ def write_artifacts(out: Path) -> list[Path]:
     return written
 
 
-__all__ = ["PALLETS", "Pallet", "compute_abi", "compute_solidity_interface", "compute_artifacts", "get_pallet", "native_handlers", "write_artifacts"]
+__all__ = ["PALLETS", "Pallet", "compute_abi", "compute_solidity_interface", "compute_artifacts", "get_pallet", "get_pallet_at", "native_handlers", "write_artifacts"]

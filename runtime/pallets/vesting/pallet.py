@@ -14,7 +14,19 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
-from runtime.pallets.framework import CallContext, Pallet, StorageList, StorageMap, StorageValue, call
+from runtime.pallets.framework import (
+    CallContext,
+    GenesisContext,
+    GenesisError,
+    Pallet,
+    Storage,
+    StorageList,
+    StorageMap,
+    StorageValue,
+    call,
+    parse_genesis_address,
+    parse_genesis_number,
+)
 from runtime.pallets.vesting.config import (
     MAX_SCHEDULES_PER_ACCOUNT,
     VESTING_ADDRESS,
@@ -58,6 +70,23 @@ def _vested_now(s: dict[str, Any], now: int) -> int:
     return compute_vested(s["total"], s["start"], s["cliffSeconds"], s["durationSeconds"], now)
 
 
+def _store_schedule(st: Storage, creator: str, beneficiary: str, start: int, cliff: int, duration: int,
+                    revocable: bool, total: int, parties: list[str]) -> int:
+    schedule_id = st.get_value("lastId") + 1  # ids start at 1
+    st.set_value("lastId", schedule_id)
+    st.set_struct("schedules", {
+        "creator": creator, "beneficiary": beneficiary, "start": start, "cliffSeconds": cliff,
+        "durationSeconds": duration, "revocable": revocable, "revoked": False, "total": total,
+        "released": 0, "vestedAtRevoke": 0,
+    }, schedule_id)
+    for account in parties:
+        st.append("schedulesOf", schedule_id, account, too_many=TooManySchedules(account))
+    return schedule_id
+
+
+GENESIS_SCHEDULE_FIELDS = {"beneficiary", "amount", "start", "cliffSeconds", "durationSeconds", "creator", "revocable"}
+
+
 class Vesting(Pallet):
     name = "vesting"
     address = VESTING_ADDRESS
@@ -67,6 +96,7 @@ class Vesting(Pallet):
         "schedulesOf": StorageList(("address",), "uint256", MAX_SCHEDULES_PER_ACCOUNT),
     }
     events = (ScheduleCreated, Released, Revoked)
+    genesis_fields = frozenset({"schedules"})
     errors = (ZeroAmount, ZeroDuration, CliffAfterEnd, ZeroBeneficiary, TooManySchedules, UnknownSchedule,
               NothingToRelease, NotCreator, NotRevocable, AlreadyRevoked)
 
@@ -88,16 +118,8 @@ class Vesting(Pallet):
         for account in parties:
             if len(ctx.storage.get_list("schedulesOf", account)) >= MAX_SCHEDULES_PER_ACCOUNT:
                 raise TooManySchedules(account)
-        st = ctx.storage
-        schedule_id = st.get_value("lastId") + 1  # ids start at 1
-        st.set_value("lastId", schedule_id)
-        st.set_struct("schedules", {
-            "creator": ctx.sender, "beneficiary": beneficiary, "start": start, "cliffSeconds": cliff,
-            "durationSeconds": duration, "revocable": revocable, "revoked": False, "total": ctx.value,
-            "released": 0, "vestedAtRevoke": 0,
-        }, schedule_id)
-        for account in parties:
-            st.append("schedulesOf", schedule_id, account, too_many=TooManySchedules(account))
+        schedule_id = _store_schedule(ctx.storage, ctx.sender, beneficiary, start, cliff, duration, revocable,
+                                      ctx.value, parties)
         ctx.emit(ScheduleCreated, id=schedule_id, creator=ctx.sender, beneficiary=beneficiary, amount=ctx.value)
         return schedule_id
 
@@ -151,6 +173,59 @@ class Vesting(Pallet):
         ids = ctx.storage.get_list("schedulesOf", account)
         ctx.computation.consume_gas(WEIGHT_VIEW_PER_ITEM * len(ids), reason="vesting.schedulesOf items")
         return ids
+
+    # -- genesis: {"schedules": [{"beneficiary", "amount", "start", "cliffSeconds", "durationSeconds",
+    #                              "creator"?, "revocable"?}]}; the amounts are minted into the pallet --
+    @classmethod
+    def parse_genesis_extra(cls, section: dict[str, Any], where: str) -> dict[str, Any]:
+        raw = section.get("schedules", [])
+        if not isinstance(raw, list):
+            raise GenesisError(f"{where}.schedules", "expected a list")
+        schedules: list[dict[str, Any]] = []
+        counts: dict[str, int] = {}
+        for i, item in enumerate(raw):
+            at = f"{where}.schedules[{i}]"
+            if not isinstance(item, dict):
+                raise GenesisError(at, "expected an object")
+            unknown = sorted(set(item) - GENESIS_SCHEDULE_FIELDS)
+            if unknown:
+                raise GenesisError(f"{at}.{unknown[0]}", "unknown field")
+            for required in ("beneficiary", "amount", "durationSeconds"):
+                if required not in item:
+                    raise GenesisError(f"{at}.{required}", "missing")
+            s = {
+                "beneficiary": parse_genesis_address(item["beneficiary"], f"{at}.beneficiary"),
+                "creator": parse_genesis_address(item.get("creator", "0x" + "00" * 20), f"{at}.creator"),
+                "amount": parse_genesis_number(item["amount"], f"{at}.amount"),
+                "start": parse_genesis_number(item.get("start", 0), f"{at}.start", bits=64),
+                "cliffSeconds": parse_genesis_number(item.get("cliffSeconds", 0), f"{at}.cliffSeconds", bits=64),
+                "durationSeconds": parse_genesis_number(item["durationSeconds"], f"{at}.durationSeconds", bits=64),
+                "revocable": item.get("revocable", False),
+            }
+            if not isinstance(s["revocable"], bool):
+                raise GenesisError(f"{at}.revocable", "expected true or false")
+            if s["revocable"] and int(s["creator"], 16) == 0:
+                raise GenesisError(f"{at}.revocable", "a revocable schedule needs a creator to revoke it")
+            if s["amount"] == 0 or s["durationSeconds"] == 0 or s["cliffSeconds"] > s["durationSeconds"]:
+                raise GenesisError(at, "needs amount > 0, durationSeconds > 0 and cliffSeconds <= durationSeconds")
+            if int(s["beneficiary"], 16) == 0:
+                raise GenesisError(f"{at}.beneficiary", "the zero address")
+            schedules.append(s)
+            for account in {s["beneficiary"], s["creator"]} - {"0x" + "00" * 20}:
+                counts[account] = counts.get(account, 0) + 1
+                if counts[account] > MAX_SCHEDULES_PER_ACCOUNT:
+                    raise GenesisError(at, f"{account} would take part in more than {MAX_SCHEDULES_PER_ACCOUNT} schedules")
+        return {"schedules": schedules}
+
+    @classmethod
+    def apply_genesis_extra(cls, ctx: GenesisContext, parsed: dict[str, Any]) -> None:
+        for s in parsed.get("schedules", []):
+            parties = [s["beneficiary"]]
+            if int(s["creator"], 16) != 0 and s["creator"] != s["beneficiary"]:
+                parties.append(s["creator"])
+            _store_schedule(ctx.storage, s["creator"], s["beneficiary"], s["start"], s["cliffSeconds"],
+                            s["durationSeconds"], s["revocable"], s["amount"], parties)
+            ctx.mint(s["amount"])
 
     @staticmethod
     def _get(ctx: CallContext, schedule_id: int) -> dict[str, Any]:

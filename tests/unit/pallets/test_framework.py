@@ -49,7 +49,8 @@ def test_abi_is_the_declared_interface() -> None:
 def test_artifacts_are_deterministic_and_written(tmp_path) -> None:
     assert compute_artifacts(Vesting) == compute_artifacts(Vesting)
     paths = write_artifacts(tmp_path)
-    assert {p.name for p in paths} == {"vesting.abi.json", "IVesting.sol"}
+    assert {p.name for p in paths} == {name for pallet in PALLETS for name in compute_artifacts(pallet)}
+    assert {"vesting.abi.json", "IVesting.sol", "escrow.abi.json", "IStores.sol", "IGovernance.sol"} <= {p.name for p in paths}
     assert json.loads((tmp_path / "vesting.abi.json").read_text()) == compute_abi(Vesting)
     sol = (tmp_path / "IVesting.sol").read_text()
     assert "interface IVesting {" in sol
@@ -59,9 +60,12 @@ def test_artifacts_are_deterministic_and_written(tmp_path) -> None:
 
 
 def test_registry() -> None:
-    assert native_handlers() == {VESTING_ADDRESS: Vesting.handle}
+    assert native_handlers() == {p.address: p.handle for p in PALLETS}
     assert len({p.address for p in PALLETS}) == len(PALLETS)
-    assert Vesting.address == bytes.fromhex("0000000000000000000000000000000000000801")
+    assert {p.name: p.address.hex() for p in PALLETS} == {
+        "vesting": "0000000000000000000000000000000000000801", "escrow": "0000000000000000000000000000000000000802",
+        "stores": "0000000000000000000000000000000000000803", "governance": "0000000000000000000000000000000000000804",
+    }
 
 
 def test_dispatch_returns_abi_encoded_results_and_logs() -> None:

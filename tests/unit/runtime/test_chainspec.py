@@ -51,7 +51,7 @@ def test_round_trip() -> None:
         ({"alloc": {"0x" + "11" * 20: {"code": "6000"}}}, "alloc.0x" + "11" * 20 + ".code", "0x-prefixed"),
         ({"consensus": {"engine": "pow"}}, "consensus.engine", "expected one of"),
         ({"consensus": {"engine": "dev", "blockTime": -1}}, "consensus.blockTime", ">= 0"),
-        ({"pallets": {"balances": {}}}, "pallets.balances", "no pallets"),
+        ({"pallets": {"balances": {}}}, "pallets.balances", "unknown pallet"),
         ({"chainid": 5}, "chainid", "unknown field"),
     ],
 )

@@ -1,0 +1,3 @@
+"""Governance address, parameters and weights."""
+
+GOVERNANCE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000000804")
