@@ -66,9 +66,14 @@ def advance(node, seconds: int) -> None:
     node.rpc("evm_mine")
 
 
-def test_chameleon_pallets_lists_vesting(node, generated):
-    (entry,) = node.rpc("chameleon_pallets")
-    assert entry["name"] == "vesting"
+def test_chameleon_pallets_lists_every_pallet(node, generated):
+    entries = node.rpc("chameleon_pallets")
+    assert [(e["name"], e["address"].lower()) for e in entries] == [
+        ("vesting", VESTING), ("escrow", "0x0000000000000000000000000000000000000802"),
+        ("stores", "0x0000000000000000000000000000000000000803"),
+        ("governance", "0x0000000000000000000000000000000000000804"),
+    ]
+    entry = entries[0]
     assert entry["address"].lower() == VESTING
     assert entry["abi"] == generated["abi"]
     assert entry["interface"] == generated["sol"]
