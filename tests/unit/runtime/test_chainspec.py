@@ -79,3 +79,12 @@ def test_schema_documents_every_top_level_field() -> None:
 
     assert set(schema["properties"]) == KNOWN_FIELDS
     assert set(schema["required"]) == {"name", "chainId", "gasLimit", "baseFeePerGas"}
+
+
+def test_schema_documents_every_pallet_section() -> None:
+    from runtime.pallets import PALLETS
+    from runtime.pallets.vesting.pallet import GENESIS_SCHEDULE_FIELDS
+
+    pallets = json.loads((ROOT / "genesis" / "schema.json").read_text())["properties"]["pallets"]["properties"]
+    assert set(pallets) == {p.name for p in PALLETS}
+    assert set(pallets["vesting"]["properties"]["schedules"]["items"]["properties"]) == GENESIS_SCHEDULE_FIELDS
