@@ -18,6 +18,8 @@ import {
   parseEther,
 } from "ethers";
 
+import { CheckFailed, Checks, describeError } from "./checks.mjs";
+
 const [url, artifactPath] = process.argv.slice(2);
 if (!url || !artifactPath) {
   console.error("usage: node ethers_dapp.mjs URL ARTIFACT_JSON");
@@ -32,59 +34,11 @@ const ADDR2 = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const SUPPLY = 10n ** 24n;
 const OVERALL_TIMEOUT_MS = 100_000;
 
-const checks = [];
-let current = "(setup)";
-
-class CheckFailed extends Error {}
-
-function assert(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-
-function eq(actual, expected, what) {
-  assert(actual === expected, `${what}: expected ${fmt(expected)}, got ${fmt(actual)}`);
-}
-
-function fmt(v) {
-  return typeof v === "bigint" ? `${v}n` : JSON.stringify(v);
-}
-
-function describeError(err) {
-  if (err == null) return String(err);
-  const parts = [err.stack || err.message || String(err)];
-  if (err.code) parts.push(`code=${err.code}`);
-  if (err.info) {
-    try {
-      parts.push(`info=${JSON.stringify(err.info, (_, v) => (typeof v === "bigint" ? v.toString() : v))}`);
-    } catch { /* circular */ }
-  }
-  return parts.join(" | ");
-}
-
-function finish(result, code) {
-  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-function fail(err) {
-  finish({ ok: false, check: current, error: describeError(err), checks }, 1);
-}
-
-async function check(name, fn) {
-  current = name;
-  await fn();
-  checks.push(name);
-}
-
-/** `promise` must reject; returns the error. */
-async function rejects(promise, what) {
-  try {
-    const value = await promise;
-    throw new CheckFailed(`${what}: expected a rejection, got ${fmt(value?.hash ?? String(value))}`);
-  } catch (err) {
-    if (err instanceof CheckFailed) throw err;
-    return err;
-  }
-}
+const c = new Checks("ethers", OVERALL_TIMEOUT_MS);
+const assert = c.assert.bind(c);
+const eq = c.eq.bind(c);
+const check = c.check.bind(c);
+const rejects = c.rejects.bind(c);
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -318,9 +272,7 @@ async function main() {
   });
 
   provider.destroy();
-  finish({ ok: true, client: "ethers", token: tokenAddress, checks }, 0);
+  c.finish({ token: tokenAddress });
 }
 
-const overall = setTimeout(() => fail(new CheckFailed(`overall timeout ${OVERALL_TIMEOUT_MS} ms`)), OVERALL_TIMEOUT_MS);
-overall.unref();
-main().catch(fail);
+main().catch((err) => c.fail(err));

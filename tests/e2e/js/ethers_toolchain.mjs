@@ -21,6 +21,8 @@ import {
   isError,
   parseEther,
 } from "ethers";
+
+import { CheckFailed, Checks, describeError } from "./checks.mjs";
 import solc from "solc";
 
 const [url] = process.argv.slice(2);
@@ -39,53 +41,11 @@ const ONE_DAY = 86_400;
 const EVENT_TIMEOUT_MS = 15_000;
 const OVERALL_TIMEOUT_MS = 100_000;
 
-const checks = [];
-let current = "(setup)";
-
-class CheckFailed extends Error {}
-
-function assert(cond, message) {
-  if (!cond) throw new CheckFailed(message);
-}
-
-function eq(actual, expected, what) {
-  assert(actual === expected, `${what}: expected ${fmt(expected)}, got ${fmt(actual)}`);
-}
-
-function fmt(v) {
-  return typeof v === "bigint" ? `${v}n` : JSON.stringify(v);
-}
-
-function describeError(err) {
-  if (err == null) return String(err);
-  const parts = [err.stack || err.message || String(err)];
-  if (err.code) parts.push(`code=${err.code}`);
-  return parts.join(" | ");
-}
-
-function finish(result, code) {
-  process.stdout.write(JSON.stringify(result) + "\n", () => process.exit(code));
-}
-
-function fail(err) {
-  finish({ ok: false, check: current, error: describeError(err), checks }, 1);
-}
-
-async function check(name, fn) {
-  current = name;
-  await fn();
-  checks.push(name);
-}
-
-async function rejects(promise, what) {
-  try {
-    const value = await promise;
-    throw new CheckFailed(`${what}: expected a rejection, got ${fmt(value?.hash ?? String(value))}`);
-  } catch (err) {
-    if (err instanceof CheckFailed) throw err;
-    return err;
-  }
-}
+const c = new Checks("ethers", OVERALL_TIMEOUT_MS);
+const assert = c.assert.bind(c);
+const eq = c.eq.bind(c);
+const check = c.check.bind(c);
+const rejects = c.rejects.bind(c);
 
 function withTimeout(promise, ms, what) {
   let timer;
@@ -332,9 +292,7 @@ async function main() {
   await vaultWs.removeAllListeners();
   await ws.destroy();
   provider.destroy();
-  finish({ ok: true, client: "ethers", vault: vaultAddress, checks }, 0);
+  c.finish({ vault: vaultAddress });
 }
 
-const overall = setTimeout(() => fail(new CheckFailed(`overall timeout ${OVERALL_TIMEOUT_MS} ms`)), OVERALL_TIMEOUT_MS);
-overall.unref();
-main().catch(fail);
+main().catch((err) => c.fail(err));
