@@ -169,3 +169,22 @@ def test_solidity_contract_calls_the_pallet_with_value(node, w3, vesting, genera
     vested = vesting.functions.releasable(sid).call()
     assert revoked["args"]["refunded"] + vested == 3 * ETH
     assert w3.eth.get_balance(user.address) == revoked["args"]["refunded"]
+
+
+def test_ethers_uses_every_pallet(node):
+    """tests/e2e/js/ethers_pallets.mjs: ABIs from chameleon_pallets, value, events, time travel,
+    custom errors decoded by name, the stores NFT as ERC-721."""
+    import subprocess
+
+    from tests.e2e.nodes import REPO_ROOT, tail
+    from tests.e2e.test_js_clients import _last_json_line, _needs
+
+    _needs("ethers")
+    script = REPO_ROOT / "tests" / "e2e" / "js" / "ethers_pallets.mjs"
+    proc = subprocess.run(["node", str(script), node.url], capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT, stdin=subprocess.DEVNULL)
+    result = _last_json_line(proc.stdout)
+    context = (f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+               f"\n--- node stderr ---\n{tail(node.stderr_path)}")
+    assert result is not None and result.get("ok") is True, context
+    assert len(result["checks"]) == 8, context
