@@ -51,7 +51,6 @@ output is one JSON object with every figure (with --json, the only line on stdou
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -147,48 +146,8 @@ console = Console()
 
 
 def compile_bench() -> dict[str, solc.Artifact]:
-    """Compile scripts/bench/contracts/*.sol with tests/contracts/compile.py's toolchain.
-
-    compile.py's compile_contracts() reads tests/contracts only, so this builds the same
-    standard-JSON input (same compiler settings, OpenZeppelin imports from node_modules) for
-    this directory and caches its output in scripts/bench/contracts/build/<sha256>.json.
-    """
-    paths = sorted(CONTRACTS_DIR.glob("*.sol"))
-    if not paths:
-        raise solc.CompileError(f"no .sol sources in {CONTRACTS_DIR}")
-    sources = {p.name: {"content": p.read_text()} for p in paths}
-    standard_input = {"language": "Solidity", "sources": sources, "settings": solc._settings(list(sources))}
-    key_material = {
-        "input": standard_input,
-        "packages": {p: solc._package_version(p) for p in solc._KEY_PACKAGES},
-        "shim": hashlib.sha256(solc.SHIM.read_bytes()).hexdigest(),
-    }
-    key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()
-    cache_file = BUILD_DIR / f"{key}.json"
-    output = None
-    if cache_file.is_file():
-        try:
-            output = json.loads(cache_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            output = None
-    if output is None:
-        output = solc._run_solc(solc._check_toolchain(), standard_input)
-        errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
-        if errors:
-            raise solc.CompileError(
-                "solc errors:\n" + "\n".join(e.get("formattedMessage") or e.get("message", "") for e in errors)
-            )
-        solc._write_atomic(cache_file, json.dumps(output))
-    arts = {}
-    for filename, contracts in output.get("contracts", {}).items():
-        for cname, data in contracts.items():
-            evm = data["evm"]
-            arts[cname] = solc.Artifact(
-                abi=data["abi"],
-                bytecode=solc._hex_to_bytes(evm["bytecode"]["object"], f"{filename}:{cname}"),
-                deployed_bytecode=solc._hex_to_bytes(evm["deployedBytecode"]["object"], f"{filename}:{cname}"),
-            )
-    return arts
+    """Compile scripts/bench/contracts/*.sol with the test contracts' toolchain, cached in its build/."""
+    return solc.compile_contracts(contracts_dir=CONTRACTS_DIR, build_dir=BUILD_DIR)
 
 
 def calldata(signature: str, *args) -> bytes:

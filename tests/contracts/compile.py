@@ -52,9 +52,9 @@ class Artifact:
     deployed_bytecode: bytes  # runtime code
 
 
-def available_sources() -> list[str]:
-    """Stems of the .sol files in this directory, sorted."""
-    return sorted(p.stem for p in CONTRACTS_DIR.glob("*.sol"))
+def available_sources(contracts_dir: Path = CONTRACTS_DIR) -> list[str]:
+    """Stems of the .sol files in ``contracts_dir``, sorted."""
+    return sorted(p.stem for p in contracts_dir.glob("*.sol"))
 
 
 def _settings(filenames: list[str]) -> dict:
@@ -127,16 +127,18 @@ def _hex_to_bytes(obj: str, where: str) -> bytes:
     return bytes.fromhex(obj)
 
 
-def compile_contracts(names: list[str] | None = None) -> dict[str, Artifact]:
-    """Compile `names` (source stems in tests/contracts; None = all) -> {contract name: Artifact}."""
-    stems = available_sources() if names is None else list(dict.fromkeys(names))
+def compile_contracts(names: list[str] | None = None, *, contracts_dir: Path = CONTRACTS_DIR,
+                      build_dir: Path = BUILD_DIR) -> dict[str, Artifact]:
+    """Compile `names` (source stems in `contracts_dir`, tests/contracts by default; None = all)
+    -> {contract name: Artifact}, cached in `build_dir`."""
+    stems = available_sources(contracts_dir) if names is None else list(dict.fromkeys(names))
     if not stems:
-        raise CompileError(f"no .sol sources to compile in {CONTRACTS_DIR}")
+        raise CompileError(f"no .sol sources to compile in {contracts_dir}")
     sources: dict[str, dict] = {}
     for stem in stems:
-        path = CONTRACTS_DIR / f"{stem}.sol"
+        path = contracts_dir / f"{stem}.sol"
         if not path.is_file():
-            raise CompileError(f"no such contract source: {path} (have: {', '.join(available_sources())})")
+            raise CompileError(f"no such contract source: {path} (have: {', '.join(available_sources(contracts_dir))})")
         sources[path.name] = {"content": path.read_text()}
     standard_input = {"language": "Solidity", "sources": sources, "settings": _settings(list(sources))}
 
@@ -148,7 +150,7 @@ def compile_contracts(names: list[str] | None = None) -> dict[str, Artifact]:
         "shim": hashlib.sha256(SHIM.read_bytes()).hexdigest(),
     }
     key = hashlib.sha256(json.dumps(key_material, sort_keys=True).encode()).hexdigest()
-    cache_file = BUILD_DIR / f"{key}.json"
+    cache_file = build_dir / f"{key}.json"
 
     output = None
     if cache_file.is_file():
