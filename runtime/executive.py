@@ -17,6 +17,7 @@ from runtime.chainspec import ChainSpec
 from runtime.errors import InvalidBlock
 from runtime.fees import compute_next_base_fee
 from runtime.pallets import PALLETS, native_handlers
+from runtime.pallets.governance import credit_fee_share
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import BLANK_ROOT, ZERO_HASH, Header, new_header
 from runtime.primitives.receipt import Log, Receipt, compute_bloom, merge_blooms
@@ -126,7 +127,7 @@ def build_block(
             rejected.append((tx, "exceeds block gas limit"))
             continue
         try:
-            outcome = evm.execute(state, tx.evm)
+            outcome = apply_transaction(state, tx)
         except evm.ExecutionRejected as exc:
             rejected.append((tx, str(exc)))
             continue
@@ -153,6 +154,22 @@ def build_block(
         extra_data=extra_data,
     )
     return BuiltBlock(header, included, receipts, outcomes, rejected, db.take_writes(), consensus_data)
+
+
+def apply_transaction(state: evm.EvmState, tx: Transaction) -> evm.Outcome:
+    """Run one transaction as a block does: the EVM, then the treasury's share of its fee.
+
+    Raises:
+        vm.evm.ExecutionRejected: the state refuses it; nothing changed.
+    """
+    outcome = evm.execute(state, tx.evm)
+    apply_fee_share(state, outcome)
+    return outcome
+
+
+def apply_fee_share(state: evm.EvmState, outcome: evm.Outcome) -> None:
+    """A share of the base fee py-evm burned goes to the treasury instead (governance's feeShareBps)."""
+    credit_fee_share(state, outcome.gas_used, state.execution_context.base_fee_per_gas)
 
 
 def commit_consensus_data(consensus_data: bytes) -> bytes:

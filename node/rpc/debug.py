@@ -20,7 +20,7 @@ from node.rpc.encode import d
 from node.rpc.errors import EXECUTION_ERROR, RpcError, invalid_params
 from node.rpc.eth import EthApi
 from node.rpc.params import parse_block_id, parse_call_args, parse_hash, parse_quantity
-from runtime.executive import block_context
+from runtime.executive import apply_fee_share, apply_transaction, block_context
 from runtime.primitives.header import Header
 from runtime.state.store import StateDB
 from vm import evm, trace
@@ -227,7 +227,8 @@ class DebugApi:
             else:
                 tracer = make()
                 try:
-                    trace.trace_transaction(state, tx.evm, tracer, log_index=log_index)
+                    outcome = trace.trace_transaction(state, tx.evm, tracer, log_index=log_index)
+                    apply_fee_share(state, outcome)  # as the block did, for the transactions after it
                 except evm.ExecutionRejected as exc:
                     raise RpcError(EXECUTION_ERROR, f"tracing failed: {exc}") from None
                 results.append((tx.hash, tracer.result()))
@@ -243,7 +244,7 @@ class DebugApi:
 
 def _replay(state: evm.EvmState, tx: Any) -> None:
     try:
-        evm.execute(state, tx.evm)
+        apply_transaction(state, tx)
     except evm.ExecutionRejected as exc:  # the chain holds it, so it ran: the store is damaged
         raise RpcError(EXECUTION_ERROR, f"re-executing 0x{tx.hash.hex()} failed: {exc}") from None
 

@@ -409,14 +409,16 @@ class CallContext:
         """Charge extra gas for work that grows with the input (items, bytes)."""
         self.computation.consume_gas(gas, reason=f"pallet {self.pallet.name}: {reason}")
 
-    def enter(self, other: type[Pallet], *, weight: int, value: int = 0) -> CallContext:
+    def enter(self, other: type[Pallet], *, weight: int, value: int = 0, writes: bool = True) -> CallContext:
         """The context to call ``other`` through its Python interface: as this pallet, with ``value``.
 
-        Charges ``weight`` as gas, refuses with ``Paused`` if ``other`` is paused, and moves
-        ``value`` from this pallet's account to ``other``'s, as a call with value would.
+        Charges ``weight`` as gas, refuses with ``Paused`` if ``other`` is paused and the
+        interface function ``writes`` (reads and settlement bookkeeping pass ``writes=False``,
+        as views answer while paused), and moves ``value`` from this pallet's account to
+        ``other``'s, as a call with value would.
         """
         self.charge(weight, f"{other.name} interface")
-        if get_paused(self.computation.state, other):
+        if writes and get_paused(self.computation.state, other):
             raise Paused(to_checksum_address(other.address))
         self.pay(other.address, value)
         return CallContext(

@@ -50,9 +50,22 @@ def open_escrow(ctx: CallContext, *, buyer: str, seller: str, arbiter: str, dead
     emits escrow's ``Opened``; the escrow's buyer is ``buyer`` (not the calling pallet), so
     the buyer confirms or disputes it directly. Returns the escrow id.
     """
-    raise NotImplementedError
+    from runtime.pallets.escrow.config import WEIGHT_OPEN
+    from runtime.pallets.escrow.pallet import Escrow, do_open  # at call time: pallet.py imports this module
+
+    # A malformed ref or deadline is a bug in the calling pallet, not a user's bad input.
+    if len(ref) != 32:
+        raise ValueError(f"ref must be 32 bytes, got {len(ref)}")
+    if not 0 <= deadline < 2**64:
+        raise ValueError(f"deadline out of uint64 range: {deadline}")
+    ectx = ctx.enter(Escrow, weight=WEIGHT_OPEN, value=amount)
+    return do_open(ectx, buyer=buyer, seller=seller, arbiter=arbiter, deadline=deadline, ref=bytes(ref),
+                   amount=amount, opener=ectx.sender)
 
 
 def get_escrow(ctx: CallContext, escrow_id: int) -> EscrowInfo:
     """The escrow as stored (``status`` NONE for an unknown id)."""
-    raise NotImplementedError
+    from runtime.pallets.escrow.config import WEIGHT_VIEW
+    from runtime.pallets.escrow.pallet import Escrow, read_escrow
+
+    return read_escrow(ctx.enter(Escrow, weight=WEIGHT_VIEW, writes=False), escrow_id)

@@ -44,7 +44,7 @@ def _workload():
 def test_state_root_equals_pyevm_chain() -> None:
     balance = 100 * 10**18
     alloc = {acct.address: {"balance": hex(balance)} for acct in ACCOUNTS}
-    spec = parse_chain_spec({"name": "t", "chainId": CHAIN_ID, "gasLimit": 30_000_000, "baseFeePerGas": 10**9, "alloc": alloc})
+    spec = parse_chain_spec({"name": "t", "chainId": CHAIN_ID, "gasLimit": 30_000_000, "baseFeePerGas": 10**9, "alloc": alloc, "pallets": {"governance": {"feeShareBps": 0}}})
     store = MemoryStore()
     our_genesis, writes = build_genesis(spec, store)
     store.write(writes)
@@ -53,6 +53,9 @@ def test_state_root_equals_pyevm_chain() -> None:
     for pallet in PALLETS:  # every genesis holds the pallet accounts (their placeholder code)
         for address, code in pallet.genesis_accounts():
             state[address] = {"balance": 0, "nonce": 0, "code": code, "storage": {}}
+    from runtime.pallets.framework import _parameter_slot
+    from runtime.pallets.governance import GOVERNANCE_ADDRESS
+    state[GOVERNANCE_ADDRESS]["storage"] = {_parameter_slot("governance", "feeShareBps"): 1}  # feeShareBps = 0
     params = {"gas_limit": 30_000_000, "base_fee_per_gas": 10**9, "timestamp": 0, "difficulty": 0, "nonce": b"\x00" * 8}
     chain = build(MiningChain, prague_at(0), disable_pow_check(), chain_id(CHAIN_ID), genesis(db=AtomicDB(), params=params, state=state))
     assert chain.get_canonical_head().state_root == our_genesis.state_root
