@@ -14,6 +14,7 @@ from node.rpc.errors import EXECUTION_ERROR, RpcError, invalid_params
 from node.rpc.eth import EthApi
 from node.rpc.params import parse_block_id, parse_data
 from runtime.pallets import PALLETS, compute_abi, compute_solidity_interface
+from runtime.pallets.framework import get_parameter, get_paused
 from runtime.primitives.header import encode_header
 
 
@@ -57,10 +58,17 @@ class ChameleonApi:
         }
 
     async def chameleon_pallets(self) -> list[dict[str, Any]]:
-        """The native pallets: name, address, ABI and Solidity interface, as `chameleon pallets abi` writes them."""
+        """The native pallets: name, address, ABI and Solidity interface (as `chameleon pallets abi`
+        writes them), whether governance paused it, and its parameters at the head."""
+        state = self.chain.state_at(self.chain.head)
         return [
             {"name": p.name, "address": to_checksum_address(p.address), "abi": compute_abi(p),
-             "interface": compute_solidity_interface(p)}
+             "interface": compute_solidity_interface(p), "paused": get_paused(state, p),
+             "parameters": {
+                 name: {"value": q(get_parameter(state, p, name)), "default": q(decl.default),
+                        "minimum": q(decl.minimum), "maximum": q(decl.maximum), "doc": decl.doc}
+                 for name, decl in sorted(p.parameters.items())
+             }}
             for p in PALLETS
         ]
 

@@ -86,6 +86,11 @@ def test_chameleon_pallets_lists_every_pallet(node, generated):
         ("stores", "0x0000000000000000000000000000000000000803"),
         ("governance", "0x0000000000000000000000000000000000000804"),
     ]
+    assert all(e["paused"] is False for e in entries)
+    params = {e["name"]: e["parameters"] for e in entries}
+    assert params["escrow"]["confirmWindow"]["value"] == hex(7 * 86400)
+    assert params["governance"]["feeShareBps"] == {**params["governance"]["feeShareBps"], "value": "0x3e8",
+                                                  "default": "0x3e8"}
     entry = entries[0]
     assert entry["address"].lower() == VESTING
     assert entry["abi"] == generated["abi"]
