@@ -23,7 +23,8 @@ from node.rpc.server import Dispatcher, serve
 from node.rpc.txpool import TxPoolApi
 from node.rpc.subscriptions import SubscriptionApi
 from node.service import Node
-from node.storage import LevelDBStore
+from node.storage import CompiledModules, LevelDBStore
+from vm.wasm.cache import set_compiled_store
 from node.txpool import TxPool
 from consensus.errors import ConsensusError
 from runtime.chainspec import ChainSpec
@@ -112,6 +113,7 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
         tmp = tempfile.mkdtemp(prefix="chameleon-")
         datadir = Path(tmp)
     store = LevelDBStore(datadir / "chaindata")
+    set_compiled_store(CompiledModules(store))  # WASM machine code survives a restart
     try:
         chain = Chain(store, config.spec)
         driver = p2p = None
@@ -160,6 +162,7 @@ async def run_node(config: NodeConfig, *, on_ready=None) -> None:
                     nursery.cancel_scope.cancel()
                     break
     finally:
+        set_compiled_store(None)
         store.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

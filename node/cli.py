@@ -142,6 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
     abi.add_argument("--out", type=Path, required=True, metavar="DIR", help="directory to write")
     abi.set_defaults(func=cmd_pallets_abi)
 
+    wasm = sub.add_parser("wasm", help="Build WASM contracts written in AssemblyScript",
+                          description="Build an AssemblyScript contract project (a directory with chameleon.json "
+                          "naming its entry file and ABI) into a WASM module the node deploys like EVM bytecode. "
+                          "Needs Node.js and the npm tools scripts/setup installs. The SDK and examples are in "
+                          "vm/wasm/sdk and vm/wasm/examples.")
+    wasm_sub = wasm.add_subparsers(dest="wasm_command", metavar="ACTION", required=True)
+    wasm_build = wasm_sub.add_parser("build", help="compile DIR to a .wasm module and print its path and size",
+                                     description="Compile the project in DIR with asc and check the module "
+                                     "against the host API (vm/wasm/HOST_API.md). Deploy it as init code: the "
+                                     "module bytes followed by the ABI-encoded constructor arguments.")
+    wasm_build.add_argument("dir", type=Path, metavar="DIR", help="project directory (holds chameleon.json)")
+    wasm_build.add_argument("--out", type=Path, default=None, metavar="FILE",
+                            help="where to write the module (default: DIR/<name>.wasm)")
+    wasm_build.set_defaults(func=cmd_wasm_build)
+    wasm_abi = wasm_sub.add_parser("abi", help="print the project's ABI JSON",
+                                   description="Print the ABI of the project in DIR (the file chameleon.json names).")
+    wasm_abi.add_argument("dir", type=Path, metavar="DIR", help="project directory (holds chameleon.json)")
+    wasm_abi.set_defaults(func=cmd_wasm_abi)
+
     from consensus.sim.cli import add_simulate_parser
     from node import cli_account
 
@@ -160,6 +179,28 @@ def cmd_pallets_abi(args: argparse.Namespace) -> int:
 
     for path in write_artifacts(args.out):
         print(path)
+    return 0
+
+
+def cmd_wasm_build(args: argparse.Namespace) -> int:
+    from vm.wasm.build import BuildError, build_project
+
+    try:
+        path = build_project(args.dir, args.out)
+    except BuildError as exc:
+        return _fatal(str(exc))
+    print(f"{path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_wasm_abi(args: argparse.Namespace) -> int:
+    from vm.wasm.build import BuildError, load_abi
+
+    try:
+        abi = load_abi(args.dir)
+    except BuildError as exc:
+        return _fatal(str(exc))
+    print(json.dumps(abi, indent=2))
     return 0
 
 

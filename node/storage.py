@@ -52,8 +52,24 @@ class LevelDBStore:
             self._db.close()
 
 
+class CompiledModules:
+    """The WASM compile cache's persistent half (vm.wasm.cache), under its own key prefix."""
+
+    PREFIX = b"w:"
+
+    def __init__(self, store: LevelDBStore) -> None:
+        self._store = store
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._store.get(self.PREFIX + key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._store.write({self.PREFIX + key: value})
+
+
 class Keys:
-    """Every key the node writes. State trie nodes and code live under b"s" (runtime)."""
+    """Every key the node writes. State trie nodes and code live under b"s" (runtime);
+    compiled WASM modules under b"w:" (``CompiledModules``)."""
 
     HEAD = b"m:head"
     FINALIZED = b"m:finalized"

@@ -3,7 +3,7 @@
 ``open_state`` gives a state at a root for one block; ``execute`` applies one signed
 transaction; ``call`` runs a message without a signature (eth_call, eth_estimateGas).
 Native code joins at ``EvmComputation._precompiles`` (see DESIGN.md, "The seams in
-py-evm").
+py-evm"); code starting with ``\0asm`` runs as a WASM contract (vm/wasm/HOST_API.md).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
-from eth.exceptions import Revert
+from eth.exceptions import OutOfGas, Revert
 from eth.vm.execution_context import ExecutionContext
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
@@ -23,6 +23,8 @@ from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
 from vm.host import BlockContext
+from vm.wasm.config import MAX_CODE_BYTES, MAX_INITCODE_BYTES
+from vm.wasm.executor import is_wasm, run_wasm, validate_wasm_code
 
 FORK = "prague"
 
@@ -39,13 +41,52 @@ class EvmComputation(PragueComputation):
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
         super().__init__(state, message, transaction_context)
         code = message.code
-        if code:
+        if code and not is_wasm(code):
             analysis = _jumpdest_analysis.get(code)
             if analysis is None:
                 if len(_jumpdest_analysis) >= JUMPDEST_CACHE_SIZE:
                     del _jumpdest_analysis[next(iter(_jumpdest_analysis))]
                 analysis = _jumpdest_analysis[code] = (set(), set())
             self.code.invalid_positions, self.code.valid_positions = analysis
+
+    @classmethod
+    def apply_computation(cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None) -> Any:
+        # Code starting with \0asm runs on wasmtime (vm/wasm/HOST_API.md) instead of the
+        # opcode loop; precompiles and pallets are checked first, as py-evm does, and the
+        # prologue is BaseComputation.apply_computation's.
+        if not is_wasm(message.code) or message.code_address in cls._precompiles:
+            return super().apply_computation(state, message, transaction_context, parent_computation)
+        with cls(state, message, transaction_context) as computation:
+            if computation.is_origin_computation:
+                computation.contracts_created = []
+                if message.is_create:
+                    cls.consume_initcode_gas_cost(computation)
+            if parent_computation is not None:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+            run_wasm(computation)
+        return computation
+
+    @classmethod
+    def validate_create_message(cls, message: Any) -> None:
+        # WASM init code (module + constructor input) has its own limit instead of EIP-3860's.
+        if is_wasm(message.code):
+            if len(message.code) > MAX_INITCODE_BYTES:
+                raise OutOfGas(f"WASM init code exceeds {MAX_INITCODE_BYTES} bytes: {len(message.code)}")
+            return
+        super().validate_create_message(message)
+
+    @classmethod
+    def validate_contract_code(cls, contract_code: bytes) -> None:
+        # Any code stored as WASM, from WASM or EVM init code, must be a valid contract
+        # module within MAX_CODE_BYTES (instead of EIP-170's 24 KiB).
+        if is_wasm(contract_code):
+            if len(contract_code) > MAX_CODE_BYTES:
+                raise OutOfGas(f"WASM code exceeds {MAX_CODE_BYTES} bytes: {len(contract_code)}")
+            validate_wasm_code(contract_code)
+            return
+        super().validate_contract_code(contract_code)
 
 
 class EvmState(PragueState):

@@ -16,6 +16,8 @@ from eth_utils import ValidationError
 
 from runtime.errors import InvalidTransaction
 from runtime.primitives.hashing import keccak256
+from vm.wasm.config import MAX_INITCODE_BYTES as MAX_WASM_INITCODE_SIZE
+from vm.wasm.config import WASM_MAGIC
 
 LEGACY_TX_TYPE = 0
 ACCESS_LIST_TX_TYPE = 1
@@ -189,8 +191,9 @@ def validate_transaction(tx: Transaction, *, chain_id: int, block_gas_limit: int
         raise InvalidTransaction(
             f"insufficient gas for floor data gas cost: gas {tx.gas}, minimum needed {tx.floor_gas}"
         )
-    if tx.to is None and len(tx.data) > MAX_INITCODE_SIZE:
-        raise InvalidTransaction(f"max initcode size exceeded: code size {len(tx.data)} limit {MAX_INITCODE_SIZE}")
+    limit = MAX_WASM_INITCODE_SIZE if tx.data[:4] == WASM_MAGIC else MAX_INITCODE_SIZE
+    if tx.to is None and len(tx.data) > limit:
+        raise InvalidTransaction(f"max initcode size exceeded: code size {len(tx.data)} limit {limit}")
     if tx.value >= 2**256 or tx.max_fee_per_gas >= 2**256:
         raise InvalidTransaction("value or fee exceeds 256 bits")
 

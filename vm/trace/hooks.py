@@ -49,6 +49,7 @@ from eth.vm.logic.invalid import InvalidOpcode
 
 from vm.evm import EvmComputation
 from vm.trace.opcodes import CALL, CALL_OPS, CALLCODE, CREATE_OPS, DELEGATECALL, OP_NAMES, STACK_INPUTS
+from vm.wasm.executor import is_wasm, run_wasm
 
 MAX_CALL_DEPTH = 1024
 SELFDESTRUCT = 0xFF
@@ -267,7 +268,10 @@ class TracingComputation(EvmComputation):
                 return computation
             cls._active.append(computation)
             try:
-                cls._run_code(computation)
+                if is_wasm(message.code):
+                    run_wasm(computation)  # its host calls into other frames are traced; its own steps are not
+                else:
+                    cls._run_code(computation)
             finally:
                 cls._active.pop()
         return computation
