@@ -14,7 +14,7 @@ from vm.wasm.build import (
     EXAMPLES_DIR, BuildError, build_project, check_module, example_dirs, fold_start, host_imports, load_abi,
 )
 
-EXAMPLES = ("counter", "erc20", "vesting_caller")
+EXAMPLES = ("counter", "erc20", "forwarder", "vesting_caller")
 
 
 def test_every_example_is_built(built):
