@@ -135,22 +135,23 @@ def get_compiled(code: bytes) -> CompiledModule:
     Raises:
         ModuleRejected: the module breaks the host API (the rejection is cached too).
     """
-    code_hash = keccak(code)
+    # Keyed by the code itself: a dict lookup hashes 4 KB in ~1 µs, keccak takes ~9 µs, and
+    # every WASM message asks (the persistent store, reached on a miss, is keyed by keccak).
     entries = _cache.entries
-    entry = entries.get(code_hash)
+    entry = entries.get(code)
     if entry is None:
         try:
             validate_sections(code)
-            module = _load_module(code, code_hash)
+            module = _load_module(code, keccak(code))
             has_deploy = validate_module(module)
             entry = CompiledModule(module, has_deploy, get_linker().instantiate_pre(module))
         except ModuleRejected as exc:
             entry = exc
         if len(entries) >= COMPILED_CACHE_SIZE:
             entries.popitem(last=False)
-        entries[code_hash] = entry
+        entries[code] = entry
     else:
-        entries.move_to_end(code_hash)
+        entries.move_to_end(code)
         _cache.stats.hits += 1
     if isinstance(entry, ModuleRejected):
         raise ModuleRejected(entry.reason)

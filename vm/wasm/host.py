@@ -21,6 +21,9 @@ from functools import cache
 from typing import Any
 
 import wasmtime
+from wasmtime import _bindings
+from wasmtime import _ffi as ffi
+from wasmtime import _func as _wasmtime_func
 from eth.exceptions import OutOfBoundsRead, Revert, VMError
 from eth_hash.auto import keccak
 
@@ -52,10 +55,20 @@ class WasmTrap(VMError):
     """The contract trapped (bad memory access, unreachable, stack exhaustion, ...)."""
 
 
+# The C functions themselves, without wasmtime-py's Python wrappers around each: a host
+# call makes five of these crossings.
+_get_fuel = _bindings._wasmtime_context_get_fuel
+_set_fuel = _bindings._wasmtime_context_set_fuel
+_memory_data = _bindings._wasmtime_memory_data
+_memory_data_size = _bindings._wasmtime_memory_data_size
+_caller_context = _bindings._wasmtime_caller_context
+
+
 class Frame:
     """One running message: its computation, wasmtime store and instance memory."""
 
-    __slots__ = ("computation", "store", "memory", "input", "output", "fuel_set", "fuel_carry", "pages_charged")
+    __slots__ = ("computation", "store", "memory", "input", "output", "fuel_set", "fuel_carry", "pages_charged",
+                 "base", "length")
 
     def __init__(self, computation: Any, store: wasmtime.Store, input_data: bytes) -> None:
         self.computation = computation
@@ -67,11 +80,20 @@ class Frame:
         # Fuel used but not yet charged: less than one gas.
         self.fuel_carry = 0
         self.pages_charged = 0
+        # The instance memory's address and size, read once per host call: the contract is
+        # paused meanwhile and nothing else can grow (and so move) its memory.
+        self.base = 0
+        self.length = 0
+
+    def load_memory(self, context: Any) -> None:
+        raw = ctypes.byref(self.memory._memory)
+        self.base = ctypes.cast(_memory_data(context, raw), ctypes.c_void_p).value or 0
+        self.length = _memory_data_size(context, raw)
 
     def apply_fuel(self, context: Any) -> None:
         """Give the instance fuel for the gas left, less the fuel used and not yet charged."""
         fuel = max(0, self.computation.get_gas_remaining() * config.FUEL_PER_GAS - self.fuel_carry)
-        err = wasmtime._ffi.wasmtime_context_set_fuel(context, fuel)
+        err = _set_fuel(context, fuel)
         if err:
             raise wasmtime.WasmtimeError._from_ptr(err)
         self.fuel_set = fuel
@@ -79,7 +101,7 @@ class Frame:
     def apply_charge(self, context: Any, gas: int, reason: str, final: bool = False) -> None:
         """Charge the fuel burnt since the last call, memory growth and ``gas``."""
         remaining = ctypes.c_uint64(0)
-        err = wasmtime._ffi.wasmtime_context_get_fuel(context, ctypes.byref(remaining))
+        err = _get_fuel(context, ctypes.byref(remaining))
         if err:
             raise wasmtime.WasmtimeError._from_ptr(err)
         used = self.fuel_carry + max(0, self.fuel_set - remaining.value)
@@ -89,32 +111,26 @@ class Frame:
             self.fuel_carry = 0
         self.fuel_set = remaining.value
         if self.memory is not None:
-            pages = wasmtime._ffi.wasmtime_memory_size(context, ctypes.byref(self.memory._memory))
+            if final:
+                self.load_memory(context)
+            pages = self.length // config.WASM_PAGE_BYTES
             if pages > self.pages_charged:
                 gas += (pages - self.pages_charged) * config.MEMORY_PAGE_GAS
                 self.pages_charged = pages
         self.computation.consume_gas(fuel_gas + gas, reason=reason)
 
     def get_bytes(self, context: Any, ptr: int, size: int) -> bytes:
-        base, length = self._get_base(context)
         ptr &= U32_MASK
         size &= U32_MASK
-        if ptr + size > length:
-            raise WasmTrap(f"memory read out of bounds ({ptr}+{size} > {length})")
-        return ctypes.string_at(base + ptr, size) if size else b""
+        if ptr + size > self.length:
+            raise WasmTrap(f"memory read out of bounds ({ptr}+{size} > {self.length})")
+        return ctypes.string_at(self.base + ptr, size) if size else b""
 
     def set_bytes(self, context: Any, ptr: int, data: bytes) -> None:
-        base, length = self._get_base(context)
         ptr &= U32_MASK
-        if ptr + len(data) > length:
-            raise WasmTrap(f"memory write out of bounds ({ptr}+{len(data)} > {length})")
-        ctypes.memmove(base + ptr, data, len(data))
-
-    def _get_base(self, context: Any) -> tuple[int, int]:
-        # Read per call: memory.grow may have moved the buffer since the last one.
-        raw = ctypes.byref(self.memory._memory)
-        base = ctypes.cast(wasmtime._ffi.wasmtime_memory_data(context, raw), ctypes.c_void_p).value or 0
-        return base, wasmtime._ffi.wasmtime_memory_data_size(context, raw)
+        if ptr + len(data) > self.length:
+            raise WasmTrap(f"memory write out of bounds ({ptr}+{len(data)} > {self.length})")
+        ctypes.memmove(self.base + ptr, data, len(data))
 
 
 _local = threading.local()
@@ -132,9 +148,9 @@ def compute_words(size: int) -> int:
     return (size + WORD_BYTES - 1) // WORD_BYTES
 
 
-def _enter(caller: wasmtime.Caller, gas: int, reason: str) -> tuple[Frame, Any]:
+def _enter(context: Any, gas: int, reason: str) -> tuple[Frame, Any]:
     frame = get_frames()[-1]
-    context = caller._context()
+    frame.load_memory(context)
     frame.apply_charge(context, config.HOST_CALL_GAS + gas, reason)
     return frame, context
 
@@ -166,44 +182,44 @@ def _to_int(value: int | bytes | None) -> int:
     return value or 0
 
 
-def input_size(caller: wasmtime.Caller) -> int:
-    frame, context = _enter(caller, GAS_BASE, "input_size")
+def input_size(context: Any) -> int:
+    frame, context = _enter(context, GAS_BASE, "input_size")
     frame.apply_fuel(context)
     return len(frame.input)
 
 
-def input_copy(caller: wasmtime.Caller, dest: int, offset: int, size: int) -> None:
+def input_copy(context: Any, dest: int, offset: int, size: int) -> None:
     size &= U32_MASK
     offset &= U32_MASK
-    frame, context = _enter(caller, GAS_VERYLOW + GAS_COPY_WORD * compute_words(size), "input_copy")
+    frame, context = _enter(context, GAS_VERYLOW + GAS_COPY_WORD * compute_words(size), "input_copy")
     data = frame.input[offset:offset + size]
     frame.set_bytes(context, dest, data.ljust(size, b"\x00"))
     frame.apply_fuel(context)
 
 
-def set_output(caller: wasmtime.Caller, ptr: int, size: int) -> None:
-    frame, context = _enter(caller, GAS_COPY_WORD * compute_words(size & U32_MASK), "set_output")
+def set_output(context: Any, ptr: int, size: int) -> None:
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(size & U32_MASK), "set_output")
     frame.output = frame.get_bytes(context, ptr, size)
     frame.apply_fuel(context)
 
 
-def storage_load(caller: wasmtime.Caller, key_ptr: int, out_ptr: int) -> None:
-    frame, context = _enter(caller, 0, "storage_load")
+def storage_load(context: Any, key_ptr: int, out_ptr: int) -> None:
+    frame, context = _enter(context, 0, "storage_load")
     key = int.from_bytes(frame.get_bytes(context, key_ptr, WORD_BYTES), "big")
     value = _to_int(_run_opcode(frame, context, SLOAD, (key,)))
     frame.set_bytes(context, out_ptr, value.to_bytes(WORD_BYTES, "big"))
 
 
-def storage_store(caller: wasmtime.Caller, key_ptr: int, value_ptr: int) -> None:
-    frame, context = _enter(caller, 0, "storage_store")
+def storage_store(context: Any, key_ptr: int, value_ptr: int) -> None:
+    frame, context = _enter(context, 0, "storage_store")
     key = int.from_bytes(frame.get_bytes(context, key_ptr, WORD_BYTES), "big")
     value = int.from_bytes(frame.get_bytes(context, value_ptr, WORD_BYTES), "big")
     _run_opcode(frame, context, SSTORE, (key, value))
 
 
 def _make_address_getter(name: str, get: Callable[[Any], bytes]) -> Callable[..., None]:
-    def getter(caller: wasmtime.Caller, out_ptr: int) -> None:
-        frame, context = _enter(caller, GAS_BASE, name)
+    def getter(context: Any, out_ptr: int) -> None:
+        frame, context = _enter(context, GAS_BASE, name)
         frame.set_bytes(context, out_ptr, bytes(get(frame.computation)))
         frame.apply_fuel(context)
     getter.__name__ = name
@@ -211,8 +227,8 @@ def _make_address_getter(name: str, get: Callable[[Any], bytes]) -> Callable[...
 
 
 def _make_word_getter(name: str, get: Callable[[Any], int]) -> Callable[..., None]:
-    def getter(caller: wasmtime.Caller, out_ptr: int) -> None:
-        frame, context = _enter(caller, GAS_BASE, name)
+    def getter(context: Any, out_ptr: int) -> None:
+        frame, context = _enter(context, GAS_BASE, name)
         frame.set_bytes(context, out_ptr, get(frame.computation).to_bytes(WORD_BYTES, "big"))
         frame.apply_fuel(context)
     getter.__name__ = name
@@ -220,8 +236,8 @@ def _make_word_getter(name: str, get: Callable[[Any], int]) -> Callable[..., Non
 
 
 def _make_i64_getter(name: str, get: Callable[[Any], int]) -> Callable[..., int]:
-    def getter(caller: wasmtime.Caller) -> int:
-        frame, context = _enter(caller, GAS_BASE, name)
+    def getter(context: Any) -> int:
+        frame, context = _enter(context, GAS_BASE, name)
         value = get(frame.computation)
         frame.apply_fuel(context)
         # i64 results are signed in wasmtime's API; the contract reads them as u64.
@@ -231,21 +247,21 @@ def _make_i64_getter(name: str, get: Callable[[Any], int]) -> Callable[..., int]
     return getter
 
 
-def balance(caller: wasmtime.Caller, addr_ptr: int, out_ptr: int) -> None:
-    frame, context = _enter(caller, 0, "balance")
+def balance(context: Any, addr_ptr: int, out_ptr: int) -> None:
+    frame, context = _enter(context, 0, "balance")
     address = int.from_bytes(frame.get_bytes(context, addr_ptr, 20), "big")
     value = _to_int(_run_opcode(frame, context, BALANCE, (address,)))
     frame.set_bytes(context, out_ptr, value.to_bytes(WORD_BYTES, "big"))
 
 
-def keccak256(caller: wasmtime.Caller, ptr: int, size: int, out_ptr: int) -> None:
-    frame, context = _enter(caller, GAS_KECCAK + GAS_KECCAK_WORD * compute_words(size & U32_MASK), "keccak256")
+def keccak256(context: Any, ptr: int, size: int, out_ptr: int) -> None:
+    frame, context = _enter(context, GAS_KECCAK + GAS_KECCAK_WORD * compute_words(size & U32_MASK), "keccak256")
     frame.set_bytes(context, out_ptr, keccak(frame.get_bytes(context, ptr, size)))
     frame.apply_fuel(context)
 
 
-def emit_log(caller: wasmtime.Caller, data_ptr: int, data_len: int, topics_ptr: int, topic_count: int) -> None:
-    frame, context = _enter(caller, 0, "emit_log")
+def emit_log(context: Any, data_ptr: int, data_len: int, topics_ptr: int, topic_count: int) -> None:
+    frame, context = _enter(context, 0, "emit_log")
     topic_count &= U32_MASK
     if topic_count > MAX_TOPICS:
         raise WasmTrap(f"emit_log with {topic_count} topics")
@@ -264,35 +280,35 @@ def _call(frame: Frame, context: Any, opcode: int, address: int, value: int | No
     return 0 if ok else 1
 
 
-def call_contract(caller: wasmtime.Caller, addr_ptr: int, value_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
-    frame, context = _enter(caller, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "call_contract")
+def call_contract(context: Any, addr_ptr: int, value_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "call_contract")
     address = int.from_bytes(frame.get_bytes(context, addr_ptr, 20), "big")
     value = int.from_bytes(frame.get_bytes(context, value_ptr, WORD_BYTES), "big")
     return _call(frame, context, CALL, address, value, frame.get_bytes(context, data_ptr, data_len), gas)
 
 
-def static_call(caller: wasmtime.Caller, addr_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
-    frame, context = _enter(caller, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "static_call")
+def static_call(context: Any, addr_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "static_call")
     address = int.from_bytes(frame.get_bytes(context, addr_ptr, 20), "big")
     return _call(frame, context, STATICCALL, address, None, frame.get_bytes(context, data_ptr, data_len), gas)
 
 
-def delegate_call(caller: wasmtime.Caller, addr_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
-    frame, context = _enter(caller, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "delegate_call")
+def delegate_call(context: Any, addr_ptr: int, data_ptr: int, data_len: int, gas: int) -> int:
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(data_len & U32_MASK), "delegate_call")
     address = int.from_bytes(frame.get_bytes(context, addr_ptr, 20), "big")
     return _call(frame, context, DELEGATECALL, address, None, frame.get_bytes(context, data_ptr, data_len), gas)
 
 
-def returndata_size(caller: wasmtime.Caller) -> int:
-    frame, context = _enter(caller, GAS_BASE, "returndata_size")
+def returndata_size(context: Any) -> int:
+    frame, context = _enter(context, GAS_BASE, "returndata_size")
     frame.apply_fuel(context)
     return len(frame.computation.return_data)
 
 
-def returndata_copy(caller: wasmtime.Caller, dest: int, offset: int, size: int) -> None:
+def returndata_copy(context: Any, dest: int, offset: int, size: int) -> None:
     size &= U32_MASK
     offset &= U32_MASK
-    frame, context = _enter(caller, GAS_VERYLOW + GAS_COPY_WORD * compute_words(size), "returndata_copy")
+    frame, context = _enter(context, GAS_VERYLOW + GAS_COPY_WORD * compute_words(size), "returndata_copy")
     data = frame.computation.return_data
     if offset + size > len(data):
         raise OutOfBoundsRead(f"returndata_copy {offset}+{size} > {len(data)}")
@@ -300,8 +316,8 @@ def returndata_copy(caller: wasmtime.Caller, dest: int, offset: int, size: int) 
     frame.apply_fuel(context)
 
 
-def create(caller: wasmtime.Caller, code_ptr: int, code_len: int, value_ptr: int, salt_ptr: int, out_addr_ptr: int) -> int:
-    frame, context = _enter(caller, GAS_COPY_WORD * compute_words(code_len & U32_MASK), "create")
+def create(context: Any, code_ptr: int, code_len: int, value_ptr: int, salt_ptr: int, out_addr_ptr: int) -> int:
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(code_len & U32_MASK), "create")
     code = frame.get_bytes(context, code_ptr, code_len)
     value = int.from_bytes(frame.get_bytes(context, value_ptr, WORD_BYTES), "big")
     _put_scratch(frame, code)
@@ -316,8 +332,8 @@ def create(caller: wasmtime.Caller, code_ptr: int, code_len: int, value_ptr: int
     return 0
 
 
-def abort(caller: wasmtime.Caller, msg: int, file: int, line: int, col: int) -> None:
-    frame, context = _enter(caller, 0, "abort")
+def abort(context: Any, msg: int, file: int, line: int, col: int) -> None:
+    frame, context = _enter(context, 0, "abort")
     frame.output = b""
     raise Revert(b"")
 
@@ -353,11 +369,56 @@ assert HOST_FUNCTIONS.keys() == IMPORTS.keys()
 _VALTYPES = {"i32": wasmtime.ValType.i32(), "i64": wasmtime.ValType.i64()}
 
 
+# The C callbacks must outlive the linker that holds pointers to them.
+_TRAMPOLINES: list[Any] = []
+_NO_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()  # a NULL function pointer
+
+
+def _make_trampoline(func: Callable[..., Any], params: tuple[str, ...], results: tuple[str, ...]) -> Any:
+    """A raw ("unchecked") wasmtime callback for ``func(context, *args)``.
+
+    wasmtime-py's own trampoline builds a Caller and a Val per argument and result, about
+    13 µs a call; an ERC-20 transfer makes ~15 host calls. This one reads the raw argument
+    slots and writes the result in place. A Python exception becomes a trap carrying it, the
+    way wasmtime-py's trampoline does, so the executor sees the same exceptions either way.
+    """
+    kinds = tuple(p == "i64" for p in params)
+    result_i64 = bool(results) and results[0] == "i64"
+    has_result = bool(results)
+
+    @ffi.wasmtime_func_unchecked_callback_t
+    def trampoline(env: Any, caller: Any, values: Any, count: int) -> int:
+        try:
+            context = _caller_context(caller)
+            args = [values[i].i64 if wide else values[i].i32 for i, wide in enumerate(kinds)]
+            result = func(context, *args)
+            if has_result:
+                if result_i64:
+                    values[0].i64 = result
+                else:
+                    values[0].i32 = result
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - handed back to the executor through the trap
+            _wasmtime_func.LAST_EXCEPTION = exc
+            trap = wasmtime.Trap("python exception")._consume()
+            return ctypes.cast(trap, ctypes.c_void_p).value
+
+    _TRAMPOLINES.append(trampoline)
+    return trampoline
+
+
 @cache
 def get_linker() -> wasmtime.Linker:
     """The linker with every ``env`` import, shared by all stores of the engine."""
     linker = wasmtime.Linker(get_engine())
     for name, (params, results) in IMPORTS.items():
         ty = wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
-        linker.define_func("env", name, ty, HOST_FUNCTIONS[name], access_caller=True)
+        module, field = b"env", name.encode()
+        error = ffi.wasmtime_linker_define_func_unchecked(
+            linker.ptr(), ctypes.create_string_buffer(module), len(module), ctypes.create_string_buffer(field),
+            len(field), ty.ptr(), _make_trampoline(HOST_FUNCTIONS[name], tuple(params), tuple(results)), None,
+            _NO_FINALIZER,
+        )
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(error)
     return linker

@@ -3,7 +3,8 @@
 // it from the Solidity token. constructor(uint256 initialSupply) mints to the deployer.
 import {
   AddressMap, AddressMap2, Address, Event, OK, PANIC_OVERFLOW, Reader, StorageU256, U256, customError,
-  msgSender, msgValue, returnBool, returnString, returnU256, returnU64, revertEmpty, revertPanic,
+  loadWord, msgSender, msgValue, returnBool, returnString, returnU256, returnU64, revertEmpty, revertPanic,
+  storeWord,
 } from "chameleon-sdk";
 
 const NAME = "Wasm Token";
@@ -16,6 +17,8 @@ const DECIMALS_SEL: u32 = 0x313ce567; // decimals()
 const TOTAL_SUPPLY_SEL: u32 = 0x18160ddd; // totalSupply()
 const BALANCE_OF_SEL: u32 = 0x70a08231; // balanceOf(address)
 const TRANSFER_SEL: u32 = 0xa9059cbb; // transfer(address,uint256)
+// keccak256("Transfer(address,address,uint256)")
+const TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 const ALLOWANCE_SEL: u32 = 0xdd62ed3e; // allowance(address,address)
 const APPROVE_SEL: u32 = 0x095ea7b3; // approve(address,uint256)
 const TRANSFER_FROM_SEL: u32 = 0x23b872dd; // transferFrom(address,address,uint256)
@@ -105,18 +108,21 @@ function update(from: Address, to: Address, value: U256): i32 {
     if (supply == null) return revertPanic(PANIC_OVERFLOW);
     totalSupply().set(supply);
   } else {
-    const fromBalance = balances().get(from);
+    const fromSlot = balances().slotFor(from);  // hashed once for the read and the write
+    const fromBalance = loadWord(fromSlot);
     if (fromBalance.lt(value)) {
       return customError(INSUFFICIENT_BALANCE).address(from).u256(fromBalance).u256(value).revert();
     }
-    balances().set(from, fromBalance.sub(value));
+    storeWord(fromSlot, fromBalance.sub(value));
   }
   if (to.isZero()) {
     totalSupply().set(totalSupply().get().sub(value));
   } else {
-    balances().set(to, balances().get(to).add(value));
+    const toSlot = balances().slotFor(to);
+    storeWord(toSlot, loadWord(toSlot).add(value));
   }
-  new Event("Transfer(address,address,uint256)").indexedAddress(from).indexedAddress(to).u256(value).emit();
+  new Event("Transfer(address,address,uint256)", TRANSFER_TOPIC)
+    .indexedAddress(from).indexedAddress(to).u256(value).emit();
   return OK;
 }
 
