@@ -12,13 +12,14 @@ PARAMETERS = {
                                doc="seconds the buyer has after shipping to confirm or dispute before the seller may claim"),
 }
 
-# weights (gas): ~20k per new storage slot, 5k per update, 2.1k per read, plus a base
-WEIGHT_OPEN = 180_000      # lastId update + up to 8 new slots of the escrow + Opened
-WEIGHT_SHIP = 75_000       # read the escrow + shippedAt and the window (new) + status
-WEIGHT_CONFIRM = 50_000    # read + status + one transfer + event
-WEIGHT_CLAIM = 50_000
-WEIGHT_CANCEL = 50_000
-WEIGHT_DISPUTE = 40_000    # read + status + event
-WEIGHT_RESOLVE = 60_000    # read + status + two transfers + event
-WEIGHT_VIEW = 25_000       # read the escrow's ten slots
-WEIGHT_NOTIFY = 25_000     # entering the opener pallet for its settlement bookkeeping
+# weights (gas): each call's fixed dispatch cost (runtime/pallets/framework.py, "Gas": 25 gas per microsecond of its own Python work);
+# storage, logs and payments are metered on top as the EVM charges them.
+WEIGHT_OPEN = 6_000        # ~224 us; also what another pallet's open_escrow pays
+WEIGHT_SHIP = 3_000        # ~113 us
+WEIGHT_CONFIRM = 6_500     # ~260 us (as cancel: one payment and a log)
+WEIGHT_CLAIM = 6_500
+WEIGHT_CANCEL = 6_500      # ~261 us
+WEIGHT_DISPUTE = 3_000     # ~116 us
+WEIGHT_RESOLVE = 9_500     # ~378 us: two payments
+WEIGHT_VIEW = 3_500        # ~123 us; also what get_escrow / get_escrow_status pay
+WEIGHT_NOTIFY = 3_000      # entering the opener pallet for its settlement bookkeeping

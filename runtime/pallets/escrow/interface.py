@@ -69,3 +69,11 @@ def get_escrow(ctx: CallContext, escrow_id: int) -> EscrowInfo:
     from runtime.pallets.escrow.pallet import Escrow, read_escrow
 
     return read_escrow(ctx.enter(Escrow, weight=WEIGHT_VIEW, writes=False), escrow_id)
+
+
+def get_escrow_status(ctx: CallContext, escrow_id: int) -> EscrowStatus:
+    """The escrow's status alone (one slot read; NONE for an unknown id)."""
+    from runtime.pallets.escrow.config import WEIGHT_VIEW
+    from runtime.pallets.escrow.pallet import Escrow, read_escrow_status
+
+    return read_escrow_status(ctx.enter(Escrow, weight=WEIGHT_VIEW, writes=False), escrow_id)

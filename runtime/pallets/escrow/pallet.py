@@ -74,10 +74,12 @@ from runtime.pallets.framework import CallContext, EventSpec, Pallet, StorageMap
 ZERO_ADDRESS = "0x" + "00" * 20
 UINT64_MAX = 2**64 - 1
 
+# Field order is the storage layout (Solidity's packing): buyer+deadline+status, seller+shippedAt,
+# arbiter+window share a slot each; opener, amount and ref take one each.
 ESCROW_FIELDS = (
-    ("buyer", "address"), ("seller", "address"), ("arbiter", "address"), ("amount", "uint256"),
-    ("deadline", "uint64"), ("ref", "bytes32"), ("status", "uint8"), ("shippedAt", "uint64"),
-    ("window", "uint64"), ("opener", "address"),
+    ("buyer", "address"), ("deadline", "uint64"), ("status", "uint8"), ("seller", "address"),
+    ("shippedAt", "uint64"), ("arbiter", "address"), ("window", "uint64"), ("opener", "address"),
+    ("amount", "uint256"), ("ref", "bytes32"),
 )
 
 def _is_zero(account: str) -> bool:
@@ -104,12 +106,24 @@ def do_open(ctx: CallContext, *, buyer: str, seller: str, arbiter: str, deadline
         raise DeadlineNotInFuture(deadline, ctx.timestamp)
     escrow_id = ctx.storage.get_value("lastId") + 1  # ids start at 1: id 0 is never an escrow
     ctx.storage.set_value("lastId", escrow_id)
-    ctx.storage.set_struct("escrows", {
+    fields = {
         "buyer": buyer, "seller": seller, "arbiter": arbiter, "amount": amount, "deadline": deadline,
         "ref": ref, "status": EscrowStatus.OPEN, "shippedAt": 0, "window": 0, "opener": opener,
-    }, escrow_id)
+    }
+    # A new id's slots are empty: a zero ref or opener (a slot of its own each) is not written.
+    ctx.storage.set_struct("escrows", {k: v for k, v in fields.items()
+                                       if k not in ("ref", "opener") or int.from_bytes(_raw(v), "big")}, escrow_id)
     ctx.emit(Opened, id=escrow_id, buyer=buyer, seller=seller, amount=amount)
     return escrow_id
+
+
+def _raw(value: Any) -> bytes:
+    return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
+
+
+def read_escrow_status(ctx: CallContext, escrow_id: int) -> EscrowStatus:
+    """The escrow's status (one slot read); NONE for an unknown id."""
+    return EscrowStatus(ctx.storage.get_struct("escrows", escrow_id, fields=("status",))["status"])
 
 
 def read_escrow(ctx: CallContext, escrow_id: int) -> EscrowInfo:
@@ -120,8 +134,9 @@ def read_escrow(ctx: CallContext, escrow_id: int) -> EscrowInfo:
                       shipped_at=e["shippedAt"], opener=e["opener"])
 
 
-def _get(ctx: CallContext, escrow_id: int) -> dict[str, Any]:
-    e = ctx.storage.get_struct("escrows", escrow_id)
+def _get(ctx: CallContext, escrow_id: int, *fields: str) -> dict[str, Any]:
+    """The escrow's status and ``fields`` (all with none named); UnknownEscrow for an unknown id."""
+    e = ctx.storage.get_struct("escrows", escrow_id, fields=("status", *fields) if fields else None)
     if e["status"] == EscrowStatus.NONE:  # every stored escrow has a status
         raise UnknownEscrow(escrow_id)
     e["status"] = EscrowStatus(e["status"])
@@ -179,7 +194,7 @@ class Escrow(Pallet):
     @call("markShipped(uint256 id)", weight=WEIGHT_SHIP)
     def mark_shipped(self, ctx: CallContext, escrow_id: int) -> None:
         """Seller only, while open: starts the buyer's confirm window."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "seller")
         if ctx.sender != e["seller"]:
             raise NotSeller(escrow_id)
         _require_status(escrow_id, e, EscrowStatus.OPEN)
@@ -190,7 +205,7 @@ class Escrow(Pallet):
     @call("confirm(uint256 id)", weight=WEIGHT_CONFIRM)
     def confirm(self, ctx: CallContext, escrow_id: int) -> None:
         """Buyer only, open or shipped: pays the amount to the seller."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "buyer", "seller", "amount", "opener")
         if ctx.sender != e["buyer"]:
             raise NotBuyer(escrow_id)
         _require_status(escrow_id, e, EscrowStatus.OPEN, EscrowStatus.SHIPPED)
@@ -199,7 +214,7 @@ class Escrow(Pallet):
     @call("claim(uint256 id)", weight=WEIGHT_CLAIM)
     def claim(self, ctx: CallContext, escrow_id: int) -> None:
         """Seller only, shipped and the confirm window over: pays the amount to the seller."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "seller", "shippedAt", "window", "amount", "opener")
         if ctx.sender != e["seller"]:
             raise NotSeller(escrow_id)
         _require_status(escrow_id, e, EscrowStatus.SHIPPED)
@@ -211,7 +226,7 @@ class Escrow(Pallet):
     @call("cancel(uint256 id)", weight=WEIGHT_CANCEL)
     def cancel(self, ctx: CallContext, escrow_id: int) -> None:
         """Open escrows: the seller any time, the buyer after the deadline; refunds the buyer."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "buyer", "seller", "deadline", "amount", "opener")
         if ctx.sender not in (e["buyer"], e["seller"]):
             raise NotParty(escrow_id)
         _require_status(escrow_id, e, EscrowStatus.OPEN)
@@ -223,7 +238,7 @@ class Escrow(Pallet):
     @call("dispute(uint256 id)", weight=WEIGHT_DISPUTE)
     def dispute(self, ctx: CallContext, escrow_id: int) -> None:
         """Buyer or seller, open or shipped: only the arbiter can settle it from then on."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "buyer", "seller")
         if ctx.sender not in (e["buyer"], e["seller"]):
             raise NotParty(escrow_id)
         _require_status(escrow_id, e, EscrowStatus.OPEN, EscrowStatus.SHIPPED)
@@ -233,7 +248,7 @@ class Escrow(Pallet):
     @call("resolve(uint256 id, uint16 buyerBps)", weight=WEIGHT_RESOLVE)
     def resolve(self, ctx: CallContext, escrow_id: int, buyer_bps: int) -> None:
         """Arbiter only, disputed: buyerBps/10000 of the amount to the buyer, the rest to the seller."""
-        e = _get(ctx, escrow_id)
+        e = _get(ctx, escrow_id, "arbiter", "buyer", "seller", "amount", "opener")
         if ctx.sender != e["arbiter"]:
             raise NotArbiter(escrow_id)
         if buyer_bps > BPS_DENOMINATOR:

@@ -20,7 +20,7 @@ PARAMETERS = {
                              doc="share of each transaction's base fee credited to the treasury instead of burned"),
 }
 
-# bounds: what a proposal stores is paid for per word, and capped
+# bounds: what a proposal stores is metered slot by slot, and capped
 MAX_DESCRIPTION_BYTES = 2_048
 MAX_DATA_BYTES = 8_192
 
@@ -30,14 +30,15 @@ PENDING, ACTIVE, PASSED, REJECTED, EXECUTED, CANCELED = range(6)
 # vote support
 AGAINST, FOR, ABSTAIN = range(3)
 
-# weights (gas), measured against the storage slots each call touches
-WEIGHT_PROPOSE = 260_000
-WEIGHT_PER_STORED_WORD = 22_100   # each 32-byte word of description and data
-WEIGHT_VOTE = 90_000
-WEIGHT_EXECUTE = 70_000
-WEIGHT_CANCEL = 60_000
-WEIGHT_UNLOCK = 70_000
-WEIGHT_FUND = 10_000
-WEIGHT_GOVERNANCE_CALL = 30_000
-WEIGHT_VIEW = 5_000
-WEIGHT_VIEW_PER_WORD = 2_100
+# weights (gas): each call's fixed dispatch cost (runtime/pallets/framework.py, "Gas": 25 gas per microsecond of its own Python work);
+# storage (description and data included, slot by slot), logs, payments and execute's call
+# are metered on top as the EVM charges them.
+WEIGHT_PROPOSE = 5_500           # ~211 us
+WEIGHT_VOTE = 4_000              # ~146 us
+WEIGHT_EXECUTE = 7_500           # ~297 us besides the target's own execution
+WEIGHT_CANCEL = 4_500            # ~174 us
+WEIGHT_UNLOCK = 11_000           # ~438 us when it settles too (two payments, three logs)
+WEIGHT_FUND = 2_500              # ~83 us
+WEIGHT_GOVERNANCE_CALL = 3_500   # setParameter, pause, unpause, treasurySpend: resolve and check
+WEIGHT_VIEW = 2_500              # ~69 us
+WEIGHT_VIEW_PROPOSAL = 3_500     # ~136 us: the widest output

@@ -36,7 +36,7 @@ Where the issue was silent:
 - ``setParameter`` accepts only the canonical key (the name NUL-padded), and governance's
   own parameters too.
 - A proposal's description is at most ``MAX_DESCRIPTION_BYTES`` and its calldata
-  ``MAX_DATA_BYTES``; each stored word is charged as gas.
+  ``MAX_DATA_BYTES``; storing them is metered as SSTOREs (see the framework).
 """
 from __future__ import annotations
 
@@ -50,13 +50,9 @@ from runtime.pallets.framework import (
     Pallet,
     StorageMap,
     StorageValue,
-    apply_parameter,
-    apply_paused,
     call,
     decode_parameter_key,
     encode_parameter_key,
-    get_parameter,
-    get_paused,
     parse_genesis_number,
 )
 from runtime.pallets.governance.config import (
@@ -77,11 +73,10 @@ from runtime.pallets.governance.config import (
     WEIGHT_EXECUTE,
     WEIGHT_FUND,
     WEIGHT_GOVERNANCE_CALL,
-    WEIGHT_PER_STORED_WORD,
     WEIGHT_PROPOSE,
     WEIGHT_UNLOCK,
     WEIGHT_VIEW,
-    WEIGHT_VIEW_PER_WORD,
+    WEIGHT_VIEW_PROPOSAL,
     WEIGHT_VOTE,
 )
 from runtime.pallets.governance.errors import (
@@ -130,15 +125,24 @@ from runtime.pallets.governance.events import (
 
 GOVERNANCE = to_checksum_address(GOVERNANCE_ADDRESS)
 
+# Field order is the storage layout (Solidity's packing): times and flags (all a vote reads
+# of the proposal) | proposer | target | deposit+quorum | value | forVotes+againstVotes |
+# abstainVotes | description | data. Deposits and tallies are uint128 (wei; the native supply
+# is far below 2**128); the quorum is stored saturated at 2**128 - 1, which no turnout reaches
+# either; value (any uint256 the proposer names) keeps a full slot.
+UINT128_MAX = 2**128 - 1
 PROPOSAL_FIELDS = (
-    ("proposer", "address"), ("target", "address"), ("value", "uint256"), ("deposit", "uint256"),
-    ("forVotes", "uint256"), ("againstVotes", "uint256"), ("abstainVotes", "uint256"),
-    ("votingStarts", "uint64"), ("votingEnds", "uint64"), ("executableAt", "uint64"), ("quorum", "uint256"),
+    ("votingStarts", "uint64"), ("votingEnds", "uint64"), ("executableAt", "uint64"),
     ("executed", "bool"), ("canceled", "bool"),
     ("settled", "bool"),  # Passed/Rejected emitted and the deposit returned or forfeited
+    ("proposer", "address"), ("target", "address"), ("deposit", "uint128"), ("quorum", "uint128"),
+    ("value", "uint256"), ("forVotes", "uint128"), ("againstVotes", "uint128"), ("abstainVotes", "uint128"),
     ("description", "string"), ("data", "bytes"),
 )
-VOTE_FIELDS = (("support", "uint8"), ("weight", "uint256"), ("unlocked", "bool"))
+_STATE_FIELDS = ("votingStarts", "votingEnds", "executableAt", "executed", "canceled", "settled")  # slot 0
+_TALLY_FIELDS = ("forVotes", "againstVotes", "abstainVotes", "quorum")  # what the state needs once the vote ended
+# One slot: a vote's weight is its msg.value, under 2**240 wei as every balance is.
+VOTE_FIELDS = (("weight", "uint240"), ("support", "uint8"), ("unlocked", "bool"))
 _TALLY = {AGAINST: "againstVotes", FOR: "forVotes", ABSTAIN: "abstainVotes"}
 
 
@@ -158,10 +162,6 @@ def compute_state(p: dict[str, Any], now: int) -> int:
     if now < p["votingEnds"]:
         return ACTIVE
     return PASSED if compute_passed(p["forVotes"], p["againstVotes"], p["abstainVotes"], p["quorum"]) else REJECTED
-
-
-def _words(raw: bytes) -> int:
-    return (len(raw) + 31) // 32
 
 
 class Governance(Pallet):
@@ -195,18 +195,19 @@ class Governance(Pallet):
             raise DescriptionTooLong(len(text), MAX_DESCRIPTION_BYTES)
         if len(data) > MAX_DATA_BYTES:
             raise DataTooLong(len(data), MAX_DATA_BYTES)
-        ctx.charge(WEIGHT_PER_STORED_WORD * (_words(text) + _words(data)), "description and data")
         starts = ctx.timestamp + ctx.param("votingDelay")
         ends = starts + ctx.param("votingPeriod")
         st = ctx.storage
         proposal_id = st.get_value("lastId") + 1  # ids start at 1
         st.set_value("lastId", proposal_id)
-        st.set_struct("proposals", {
+        fields = {
             "proposer": ctx.sender, "target": target, "value": value, "deposit": ctx.value,
-            "forVotes": 0, "againstVotes": 0, "abstainVotes": 0, "votingStarts": starts, "votingEnds": ends,
-            "executableAt": ends + ctx.param("enactmentDelay"), "quorum": ctx.param("quorum"),
+            "votingStarts": starts, "votingEnds": ends,
+            "executableAt": ends + ctx.param("enactmentDelay"), "quorum": min(ctx.param("quorum"), UINT128_MAX),
             "executed": False, "canceled": False, "settled": False, "description": description, "data": data,
-        }, proposal_id)
+        }
+        # A new id's slots are empty: zero amounts and empty strings (a slot of their own) are not written.
+        st.set_struct("proposals", {k: v for k, v in fields.items() if v or k in _STATE_FIELDS}, proposal_id)
         st.set_value("locked", st.get_value("locked") + ctx.value)
         ctx.emit(Proposed, id=proposal_id, proposer=ctx.sender, target=target, value=value, deposit=ctx.value,
                  votingStarts=starts, votingEnds=ends, description=description)
@@ -228,14 +229,15 @@ class Governance(Pallet):
             raise AlreadyVoted(proposal_id, ctx.sender)
         st.set_struct("votes", {"support": support, "weight": ctx.value, "unlocked": False}, proposal_id, ctx.sender)
         tally = _TALLY[support]
-        st.set_struct("proposals", {tally: p[tally] + ctx.value}, proposal_id)
+        counted = st.get_struct("proposals", proposal_id, fields=(tally,))[tally]
+        st.set_struct("proposals", {tally: counted + ctx.value}, proposal_id)
         st.set_value("locked", st.get_value("locked") + ctx.value)
         ctx.emit(Voted, id=proposal_id, voter=ctx.sender, support=support, weight=ctx.value)
 
     @call("execute(uint256 id)", returns="bytes returndata", weight=WEIGHT_EXECUTE)
     def execute(self, ctx: CallContext, proposal_id: int) -> bytes:
         """Anyone, once a Passed proposal's enactment delay is over: governance calls its target."""
-        p = self._get(ctx, proposal_id)
+        p = self._get(ctx, proposal_id, "value", "target", "data", "deposit", "proposer")
         state = compute_state(p, ctx.timestamp)
         if state != PASSED:
             raise NotPassed(proposal_id, state)
@@ -256,7 +258,7 @@ class Governance(Pallet):
     @call("cancel(uint256 id)", weight=WEIGHT_CANCEL)
     def cancel(self, ctx: CallContext, proposal_id: int) -> None:
         """The proposer, before any vote and before the vote ends: the deposit is returned."""
-        p = self._get(ctx, proposal_id)
+        p = self._get(ctx, proposal_id, "proposer", "deposit", "forVotes", "againstVotes", "abstainVotes")
         if p["proposer"] != ctx.sender:
             raise NotProposer(proposal_id)
         state = compute_state(p, ctx.timestamp)
@@ -273,7 +275,7 @@ class Governance(Pallet):
     @call("unlock(uint256 id)", returns="uint256 amount", weight=WEIGHT_UNLOCK)
     def unlock(self, ctx: CallContext, proposal_id: int) -> int:
         """After the vote: return the caller's vote lock; the first call also settles the deposit."""
-        p = self._get(ctx, proposal_id)
+        p = self._get(ctx, proposal_id, "deposit", "proposer")
         state = compute_state(p, ctx.timestamp)
         if state in (PENDING, ACTIVE):
             raise VoteNotEnded(proposal_id, p["votingEnds"])
@@ -321,7 +323,7 @@ class Governance(Pallet):
         target, name = _resolve_parameter(pallet, key)
         if not target.parameters[name].validate(value):
             raise ParameterOutOfRange(key, value)
-        apply_parameter(ctx.computation.state, target, name, value)
+        ctx.storage_of(target).set_parameter(name, value)
         ctx.emit(ParameterSet, pallet=pallet, key=key, value=value)
 
     @call("pause(address pallet)", weight=WEIGHT_GOVERNANCE_CALL)
@@ -331,9 +333,10 @@ class Governance(Pallet):
         target = _resolve_pallet(pallet)
         if target is Governance:
             raise CannotPauseGovernance()
-        if get_paused(ctx.computation.state, target):
+        storage = ctx.storage_of(target)
+        if storage.get_paused():
             raise AlreadyPaused(pallet)
-        apply_paused(ctx.computation.state, target, True)
+        storage.set_paused(True)
         ctx.emit(PalletPaused, pallet=pallet)
 
     @call("unpause(address pallet)", weight=WEIGHT_GOVERNANCE_CALL)
@@ -341,9 +344,10 @@ class Governance(Pallet):
         """Governance only: lift a pause."""
         self._ensure_governance(ctx)
         target = _resolve_pallet(pallet)
-        if not get_paused(ctx.computation.state, target):
+        storage = ctx.storage_of(target)
+        if not storage.get_paused():
             raise NotPaused(pallet)
-        apply_paused(ctx.computation.state, target, False)
+        storage.set_paused(False)
         ctx.emit(PalletUnpaused, pallet=pallet)
 
     # -- views --
@@ -351,11 +355,10 @@ class Governance(Pallet):
           returns="address proposer, address target, uint256 value, uint256 deposit, uint256 forVotes, "
                   "uint256 againstVotes, uint256 abstainVotes, uint64 votingStarts, uint64 votingEnds, "
                   "uint64 executableAt, uint256 quorum, string description, bytes data",
-          weight=WEIGHT_VIEW, view=True)
+          weight=WEIGHT_VIEW_PROPOSAL, view=True)
     def proposal(self, ctx: CallContext, proposal_id: int) -> tuple:
         """The proposal id as stored."""
-        p = self._get(ctx, proposal_id)
-        ctx.charge(WEIGHT_VIEW_PER_WORD * (_words(p["description"].encode()) + _words(p["data"])), "proposal words")
+        p = self._get(ctx, proposal_id, *(f for f, _ in PROPOSAL_FIELDS))  # strings: metered slot reads
         return (p["proposer"], p["target"], p["value"], p["deposit"], p["forVotes"], p["againstVotes"],
                 p["abstainVotes"], p["votingStarts"], p["votingEnds"], p["executableAt"], p["quorum"],
                 p["description"], p["data"])
@@ -392,7 +395,7 @@ class Governance(Pallet):
     def get_parameter(self, ctx: CallContext, pallet: str, key: bytes) -> int:
         """A pallet's parameter, as setParameter names it."""
         target, name = _resolve_parameter(pallet, key)
-        return get_parameter(ctx.computation.state, target, name)
+        return ctx.storage_of(target).get_parameter(name)
 
     # -- genesis: {"treasury": amount, <parameter>: value, ...}; the treasury is minted into the pallet --
     @classmethod
@@ -406,10 +409,17 @@ class Governance(Pallet):
 
     # -- internals --
     @staticmethod
-    def _get(ctx: CallContext, proposal_id: int) -> dict[str, Any]:
-        p = ctx.storage.get_struct("proposals", proposal_id)
+    def _get(ctx: CallContext, proposal_id: int, *fields: str) -> dict[str, Any]:
+        """The proposal's times and flags, its tallies and quorum once the vote ended (what
+        :func:`compute_state` needs), and ``fields``; each slot read once."""
+        st = ctx.storage
+        p = st.get_struct("proposals", proposal_id, fields=_STATE_FIELDS + fields)
         if p["votingEnds"] == 0:  # every stored proposal has votingPeriod >= 1 after a timestamp
             raise UnknownProposal(proposal_id)
+        if not (p["canceled"] or p["executed"]) and ctx.timestamp >= p["votingEnds"]:
+            missing = tuple(f for f in _TALLY_FIELDS if f not in p)
+            if missing:
+                p.update(st.get_struct("proposals", proposal_id, fields=missing))
         return p
 
     @staticmethod

@@ -30,14 +30,14 @@ PARAMETERS = {
     "maxUriLength": Parameter(256, minimum=1, maximum=4096, doc="longest catalogue or metadata URI, in UTF-8 bytes"),
 }
 
-# weights (gas), measured against the storage slots each call touches
-GAS_PER_STRING_WORD = 20_000   # one fresh storage slot per 32 bytes of a stored string, charged on top
-WEIGHT_CREATE_STORE = 90_000   # id, owner, balance, two string lengths, stats
-WEIGHT_UPDATE_CATALOG = 30_000
-WEIGHT_LIST_PRODUCT = 90_000
-WEIGHT_UPDATE_PRODUCT = 30_000
-WEIGHT_BUY = 120_000           # product, order record, stock; the escrow interface charges its own
-WEIGHT_RATE = 50_000
-WEIGHT_TRANSFER = 50_000       # owner, two balances, the cleared approval
-WEIGHT_APPROVE = 25_000
-WEIGHT_VIEW = 5_000
+# weights (gas): each call's fixed dispatch cost (runtime/pallets/framework.py, "Gas": 25 gas per microsecond of its own Python work);
+# storage (strings included, slot by slot), logs and payments are metered on top.
+WEIGHT_CREATE_STORE = 6_000    # ~225 us
+WEIGHT_UPDATE_CATALOG = 3_500  # ~130 us
+WEIGHT_LIST_PRODUCT = 4_000    # ~159 us
+WEIGHT_UPDATE_PRODUCT = 3_000  # ~110 us
+WEIGHT_BUY = 5_500             # ~206 us besides the escrow's own, which its interface charges (WEIGHT_OPEN)
+WEIGHT_RATE = 4_000            # ~150 us besides the escrow status read (its WEIGHT_VIEW)
+WEIGHT_TRANSFER = 5_000        # ~189 us (a receiver's onERC721Received is a metered call on top)
+WEIGHT_APPROVE = 4_000         # 131-145 us
+WEIGHT_VIEW = 2_500            # 75-104 us

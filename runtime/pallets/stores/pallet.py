@@ -14,8 +14,8 @@ purchase opens an escrow through the escrow pallet's Python interface.
   uint32 maximum); RESOLVED (the arbiter split it) does neither.
 - ``rate(escrowId, stars)``: the order's buyer, once, 1-5 stars, after the escrow was RELEASED.
 
-Strings are bounded (parameters ``maxNameLength``, ``maxUriLength``, in UTF-8 bytes) and each
-32-byte word of a stored string costs ``GAS_PER_STRING_WORD`` on top of the call's weight.
+Strings are bounded (parameters ``maxNameLength``, ``maxUriLength``, in UTF-8 bytes); storing
+them is metered as the SSTOREs of Solidity's string layout (see the framework).
 All checks run before the first write; a failing call reverts all its writes anyway.
 
 Where the issue was silent:
@@ -40,7 +40,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from runtime.pallets.escrow.errors import ArbiterIsParty
-from runtime.pallets.escrow.interface import EscrowStatus, get_escrow, open_escrow
+from runtime.pallets.escrow.interface import EscrowStatus, get_escrow_status, open_escrow
 from runtime.pallets.framework import (
     CallContext,
     DispatchError,
@@ -51,7 +51,6 @@ from runtime.pallets.framework import (
 )
 from runtime.pallets.stores.config import (
     ERC721_RECEIVED,
-    GAS_PER_STRING_WORD,
     MAX_UINT32,
     PARAMETERS,
     STORES_ADDRESS,
@@ -108,13 +107,20 @@ from runtime.pallets.stores.events import (
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
-STORE_FIELDS = (
-    ("owner", "address"), ("name", "string"), ("catalogURI", "string"), ("completedOrders", "uint256"),
-    ("ratingSum", "uint256"), ("ratingCount", "uint256"),
+# Field order is the storage layout (Solidity's packing). Ids and counters are stored as
+# uint64 (they count one a call: never near 2**64); the views return them as uint256.
+STORE_FIELDS = (  # owner | name | catalogURI | completedOrders+ratingSum+ratingCount
+    ("owner", "address"), ("name", "string"), ("catalogURI", "string"), ("completedOrders", "uint64"),
+    ("ratingSum", "uint64"), ("ratingCount", "uint64"),
 )
-PRODUCT_FIELDS = (("storeId", "uint256"), ("price", "uint256"), ("stock", "uint32"), ("metadataURI", "string"))
-ORDER_FIELDS = (("storeId", "uint256"), ("productId", "uint256"), ("quantity", "uint32"), ("buyer", "address"),
-                ("rated", "bool"))
+PRODUCT_FIELDS = (  # storeId+stock | price | metadataURI
+    ("storeId", "uint64"), ("stock", "uint32"), ("price", "uint256"), ("metadataURI", "string"),
+)
+ORDER_FIELDS = (  # buyer+quantity+rated | storeId+productId
+    ("buyer", "address"), ("quantity", "uint32"), ("rated", "bool"), ("storeId", "uint64"), ("productId", "uint64"),
+)
+PRODUCT_VIEW = ("storeId", "price", "stock", "metadataURI")  # the product() view's order
+ORDER_VIEW = ("storeId", "productId", "quantity", "buyer", "rated")  # the order() view's order
 
 ON_ERC721_RECEIVED = function_signature_to_4byte_selector("onERC721Received(address,address,uint256,bytes)")
 assert ON_ERC721_RECEIVED == ERC721_RECEIVED
@@ -133,10 +139,6 @@ def decode_order_ref(ref: bytes) -> tuple[int, int]:
 
 def _is_zero(account: str) -> bool:
     return int(account, 16) == 0
-
-
-def _string_words(text: str) -> int:
-    return (len(text.encode()) + 31) // 32
 
 
 class _Bubbled(DispatchError):
@@ -206,7 +208,7 @@ class Stores(Pallet):
     def token_uri(self, ctx: CallContext, token_id: int) -> str:
         """The store's catalogue URI."""
         self._require_owned(ctx, token_id)
-        return ctx.storage.get_struct("stores", token_id)["catalogURI"]
+        return ctx.storage.get_struct("stores", token_id, fields=("catalogURI",))["catalogURI"]
 
     @call("getApproved(uint256 tokenId)", returns="address operator", weight=WEIGHT_VIEW, view=True)
     def get_approved(self, ctx: CallContext, token_id: int) -> str:
@@ -266,7 +268,6 @@ class Stores(Pallet):
             raise EmptyName()
         self._check_name(ctx, name)
         self._check_uri(ctx, catalog_uri)
-        ctx.charge(GAS_PER_STRING_WORD * (_string_words(name) + _string_words(catalog_uri)), "store strings")
         store_id = ctx.storage.get_value("lastStoreId") + 1
         ctx.storage.set_value("lastStoreId", store_id)
         ctx.storage.set_struct("stores", {"owner": ctx.sender, "name": name, "catalogURI": catalog_uri}, store_id)
@@ -280,7 +281,6 @@ class Stores(Pallet):
         """Set the store's catalogue URI (its tokenURI); the store's owner."""
         self._require_store_owner(ctx, store_id)
         self._check_uri(ctx, catalog_uri)
-        ctx.charge(GAS_PER_STRING_WORD * _string_words(catalog_uri), "catalogue URI")
         ctx.storage.set_struct("stores", {"catalogURI": catalog_uri}, store_id)
         ctx.emit(CatalogUpdated, storeId=store_id, catalogURI=catalog_uri)
 
@@ -292,7 +292,6 @@ class Stores(Pallet):
         if price == 0:
             raise ZeroPrice()
         self._check_uri(ctx, metadata_uri)
-        ctx.charge(GAS_PER_STRING_WORD * _string_words(metadata_uri), "metadata URI")
         product_id = ctx.storage.get_value("lastProductId") + 1
         ctx.storage.set_value("lastProductId", product_id)
         ctx.storage.set_struct("products", {"storeId": store_id, "price": price, "stock": stock,
@@ -304,7 +303,7 @@ class Stores(Pallet):
     @call("updateProduct(uint256 productId, uint256 price, uint32 stock)", weight=WEIGHT_UPDATE_PRODUCT)
     def update_product(self, ctx: CallContext, product_id: int, price: int, stock: int) -> None:
         """Set a product's price and stock; the owner of its store."""
-        p = self._get_product(ctx, product_id)
+        p = self._get_product(ctx, product_id, "storeId")
         self._require_store_owner(ctx, p["storeId"])
         if price == 0:
             raise ZeroPrice()
@@ -316,7 +315,7 @@ class Stores(Pallet):
     @call("buy(uint256 productId, uint32 quantity)", returns="uint256 escrowId", weight=WEIGHT_BUY, payable=True)
     def buy(self, ctx: CallContext, product_id: int, quantity: int) -> int:
         """Buy quantity units for exactly price * quantity: the value goes into an escrow to the store's owner."""
-        p = self._get_product(ctx, product_id)
+        p = self._get_product(ctx, product_id, "price", "stock")
         if quantity == 0:
             raise ZeroQuantity()
         expected = p["price"] * quantity
@@ -324,7 +323,7 @@ class Stores(Pallet):
             raise WrongPayment(expected, ctx.value)
         if p["stock"] < quantity:
             raise OutOfStock(product_id, quantity, p["stock"])
-        seller = ctx.storage.get_struct("stores", p["storeId"])["owner"]
+        seller = ctx.storage.get_struct("stores", p["storeId"], fields=("owner",))["owner"]
         if seller == ctx.sender:
             raise SellerCannotBuy(product_id)
         ctx.storage.set_struct("products", {"stock": p["stock"] - quantity}, product_id)
@@ -333,7 +332,7 @@ class Stores(Pallet):
                                 deadline=ctx.timestamp + ctx.param("shipWithin"),
                                 ref=compute_order_ref(product_id, quantity), amount=ctx.value)
         ctx.storage.set_struct("orders", {"storeId": p["storeId"], "productId": product_id, "quantity": quantity,
-                                          "buyer": ctx.sender, "rated": False}, escrow_id)
+                                          "buyer": ctx.sender, "rated": False}, escrow_id)  # two full slots
         ctx.emit(Purchased, escrowId=escrow_id, productId=product_id, buyer=ctx.sender, quantity=quantity,
                  amount=ctx.value)
         return escrow_id
@@ -349,10 +348,10 @@ class Stores(Pallet):
             return
         status = EscrowStatus(status)
         if status == EscrowStatus.RELEASED:
-            s = ctx.storage.get_struct("stores", order["storeId"])
+            s = ctx.storage.get_struct("stores", order["storeId"], fields=("completedOrders",))
             ctx.storage.set_struct("stores", {"completedOrders": s["completedOrders"] + 1}, order["storeId"])
         elif status == EscrowStatus.REFUNDED:
-            p = ctx.storage.get_struct("products", order["productId"])
+            p = ctx.storage.get_struct("products", order["productId"], fields=("stock",))
             ctx.storage.set_struct("products", {"stock": min(MAX_UINT32, p["stock"] + order["quantity"])},
                                    order["productId"])
         ctx.emit(OrderSettled, escrowId=escrow_id, storeId=order["storeId"], status=int(status))
@@ -360,18 +359,18 @@ class Stores(Pallet):
     @call("rate(uint256 escrowId, uint8 stars)", weight=WEIGHT_RATE)
     def rate(self, ctx: CallContext, escrow_id: int, stars: int) -> None:
         """Rate the store of a released order 1-5 stars; the order's buyer, once."""
-        order = self._get_order(ctx, escrow_id)
+        order = self._get_order(ctx, escrow_id, "rated", "storeId")
         if order["buyer"] != ctx.sender:
             raise NotBuyer(escrow_id, ctx.sender)
         if order["rated"]:
             raise AlreadyRated(escrow_id)
         if not 1 <= stars <= 5:
             raise BadStars(stars)
-        status = get_escrow(ctx, escrow_id).status
+        status = get_escrow_status(ctx, escrow_id)
         if status != EscrowStatus.RELEASED:
             raise NotReleased(escrow_id, int(status))
         ctx.storage.set_struct("orders", {"rated": True}, escrow_id)
-        s = ctx.storage.get_struct("stores", order["storeId"])
+        s = ctx.storage.get_struct("stores", order["storeId"], fields=("ratingSum", "ratingCount"))
         ctx.storage.set_struct("stores", {"ratingSum": s["ratingSum"] + stars, "ratingCount": s["ratingCount"] + 1},
                                order["storeId"])
         ctx.emit(Rated, escrowId=escrow_id, storeId=order["storeId"], buyer=ctx.sender, stars=stars)
@@ -384,23 +383,23 @@ class Stores(Pallet):
           weight=WEIGHT_VIEW, view=True)
     def store(self, ctx: CallContext, store_id: int) -> tuple:
         """The store storeId as stored."""
-        s = self._get_store(ctx, store_id)
+        s = self._get_store(ctx, store_id, *(f for f, _ in STORE_FIELDS))
         return tuple(s[f] for f, _ in STORE_FIELDS)
 
     @call("product(uint256 productId)", returns="uint256 storeId, uint256 price, uint32 stock, string metadataURI",
           weight=WEIGHT_VIEW, view=True)
     def product(self, ctx: CallContext, product_id: int) -> tuple:
         """The product productId as stored."""
-        p = self._get_product(ctx, product_id)
-        return tuple(p[f] for f, _ in PRODUCT_FIELDS)
+        p = self._get_product(ctx, product_id, *PRODUCT_VIEW)
+        return tuple(p[f] for f in PRODUCT_VIEW)
 
     @call("order(uint256 escrowId)",
           returns="uint256 storeId, uint256 productId, uint32 quantity, address buyer, bool rated",
           weight=WEIGHT_VIEW, view=True)
     def order(self, ctx: CallContext, escrow_id: int) -> tuple:
         """The order paid into escrow escrowId."""
-        o = self._get_order(ctx, escrow_id)
-        return tuple(o[f] for f, _ in ORDER_FIELDS)
+        o = self._get_order(ctx, escrow_id, *ORDER_VIEW)
+        return tuple(o[f] for f in ORDER_VIEW)
 
     @call("storeCount()", returns="uint256 count", weight=WEIGHT_VIEW, view=True)
     def store_count(self, ctx: CallContext) -> int:
@@ -416,14 +415,14 @@ class Stores(Pallet):
 
     @staticmethod
     def _require_owned(ctx: CallContext, token_id: int) -> str:
-        owner = ctx.storage.get_struct("stores", token_id)["owner"]
+        owner = ctx.storage.get_struct("stores", token_id, fields=("owner",))["owner"]
         if _is_zero(owner):
             raise ERC721NonexistentToken(token_id)
         return owner
 
     @staticmethod
-    def _get_store(ctx: CallContext, store_id: int) -> dict[str, Any]:
-        s = ctx.storage.get_struct("stores", store_id)
+    def _get_store(ctx: CallContext, store_id: int, *fields: str) -> dict[str, Any]:
+        s = ctx.storage.get_struct("stores", store_id, fields=("owner", *fields))
         if _is_zero(s["owner"]):  # every store has an owner: tokens are never burnt
             raise UnknownStore(store_id)
         return s
@@ -435,15 +434,15 @@ class Stores(Pallet):
             raise NotStoreOwner(store_id, ctx.sender)
 
     @staticmethod
-    def _get_product(ctx: CallContext, product_id: int) -> dict[str, Any]:
-        p = ctx.storage.get_struct("products", product_id)
+    def _get_product(ctx: CallContext, product_id: int, *fields: str) -> dict[str, Any]:
+        p = ctx.storage.get_struct("products", product_id, fields=("storeId", *fields))
         if p["storeId"] == 0:  # every product belongs to a store
             raise UnknownProduct(product_id)
         return p
 
     @staticmethod
-    def _get_order(ctx: CallContext, escrow_id: int) -> dict[str, Any]:
-        o = ctx.storage.get_struct("orders", escrow_id)
+    def _get_order(ctx: CallContext, escrow_id: int, *fields: str) -> dict[str, Any]:
+        o = ctx.storage.get_struct("orders", escrow_id, fields=("buyer", *fields))
         if _is_zero(o["buyer"]):  # every order has a buyer
             raise UnknownOrder(escrow_id)
         return o

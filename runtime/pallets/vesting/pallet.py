@@ -34,7 +34,6 @@ from runtime.pallets.vesting.config import (
     WEIGHT_RELEASE,
     WEIGHT_REVOKE,
     WEIGHT_VIEW,
-    WEIGHT_VIEW_PER_ITEM,
 )
 from runtime.pallets.vesting.errors import (
     AlreadyRevoked,
@@ -50,11 +49,16 @@ from runtime.pallets.vesting.errors import (
 )
 from runtime.pallets.vesting.events import Released, Revoked, ScheduleCreated
 
+# Field order is the storage layout (Solidity's packing): times and flags | beneficiary |
+# creator | total+released | vestedAtRevoke. Amounts are uint128 (wei; the native supply is
+# far below 2**128), so release reads three slots and updates one it has read.
 SCHEDULE_FIELDS = (
-    ("creator", "address"), ("beneficiary", "address"), ("start", "uint64"), ("cliffSeconds", "uint64"),
-    ("durationSeconds", "uint64"), ("revocable", "bool"), ("revoked", "bool"), ("total", "uint256"),
-    ("released", "uint256"), ("vestedAtRevoke", "uint256"),
+    ("start", "uint64"), ("cliffSeconds", "uint64"), ("durationSeconds", "uint64"), ("revocable", "bool"),
+    ("revoked", "bool"), ("beneficiary", "address"), ("creator", "address"), ("total", "uint128"),
+    ("released", "uint128"), ("vestedAtRevoke", "uint128"),
 )
+# What computing the vested amount needs (vestedAtRevoke is read only for a revoked schedule).
+_VESTING_FIELDS = ("start", "cliffSeconds", "durationSeconds", "revoked", "total", "released")
 
 
 def compute_vested(total: int, start: int, cliff: int, duration: int, t: int) -> int:
@@ -66,7 +70,7 @@ def compute_vested(total: int, start: int, cliff: int, duration: int, t: int) ->
 
 def _vested_now(s: dict[str, Any], now: int) -> int:
     if s["revoked"]:
-        return s["vestedAtRevoke"]
+        return s["vestedAtRevoke"]  # loaded by Vesting._get for a revoked schedule
     return compute_vested(s["total"], s["start"], s["cliffSeconds"], s["durationSeconds"], now)
 
 
@@ -74,10 +78,10 @@ def _store_schedule(st: Storage, creator: str, beneficiary: str, start: int, cli
                     revocable: bool, total: int, parties: list[str]) -> int:
     schedule_id = st.get_value("lastId") + 1  # ids start at 1
     st.set_value("lastId", schedule_id)
+    # A new id's slots are empty: released and vestedAtRevoke (0) are not written.
     st.set_struct("schedules", {
         "creator": creator, "beneficiary": beneficiary, "start": start, "cliffSeconds": cliff,
         "durationSeconds": duration, "revocable": revocable, "revoked": False, "total": total,
-        "released": 0, "vestedAtRevoke": 0,
     }, schedule_id)
     for account in parties:
         st.append("schedulesOf", schedule_id, account, too_many=TooManySchedules(account))
@@ -116,7 +120,7 @@ class Vesting(Pallet):
             raise ZeroBeneficiary()
         parties = [beneficiary] if beneficiary == ctx.sender else [beneficiary, ctx.sender]
         for account in parties:
-            if len(ctx.storage.get_list("schedulesOf", account)) >= MAX_SCHEDULES_PER_ACCOUNT:
+            if ctx.storage.get_list_length("schedulesOf", account) >= MAX_SCHEDULES_PER_ACCOUNT:
                 raise TooManySchedules(account)
         schedule_id = _store_schedule(ctx.storage, ctx.sender, beneficiary, start, cliff, duration, revocable,
                                       ctx.value, parties)
@@ -126,7 +130,7 @@ class Vesting(Pallet):
     @call("release(uint256 id)", returns="uint256 amount", weight=WEIGHT_RELEASE)
     def release(self, ctx: CallContext, schedule_id: int) -> int:
         """Pay the vested, unreleased part of schedule id to its beneficiary; anyone may call."""
-        s = self._get(ctx, schedule_id)
+        s = self._get(ctx, schedule_id, ("beneficiary",))
         amount = _vested_now(s, ctx.timestamp) - s["released"]
         if amount <= 0:
             raise NothingToRelease(schedule_id)
@@ -138,7 +142,7 @@ class Vesting(Pallet):
     @call("revoke(uint256 id)", weight=WEIGHT_REVOKE)
     def revoke(self, ctx: CallContext, schedule_id: int) -> None:
         """Creator only, revocable schedules: what vested stays releasable, the rest returns to the creator."""
-        s = self._get(ctx, schedule_id)
+        s = self._get(ctx, schedule_id, ("creator", "revocable"))
         if s["creator"] != ctx.sender:
             raise NotCreator(schedule_id)
         if not s["revocable"]:
@@ -157,7 +161,7 @@ class Vesting(Pallet):
           weight=WEIGHT_VIEW, view=True)
     def schedule(self, ctx: CallContext, schedule_id: int) -> tuple:
         """The schedule id as stored."""
-        s = self._get(ctx, schedule_id)
+        s = self._get(ctx, schedule_id, tuple(f for f, _ in SCHEDULE_FIELDS))
         return (s["creator"], s["beneficiary"], s["start"], s["cliffSeconds"], s["durationSeconds"],
                 s["revocable"], s["revoked"], s["total"], s["released"])
 
@@ -170,9 +174,7 @@ class Vesting(Pallet):
     @call("schedulesOf(address account)", returns="uint256[] ids", weight=WEIGHT_VIEW, view=True)
     def schedules_of(self, ctx: CallContext, account: str) -> list[int]:
         """Ids of the schedules account created or benefits from, oldest first."""
-        ids = ctx.storage.get_list("schedulesOf", account)
-        ctx.computation.consume_gas(WEIGHT_VIEW_PER_ITEM * len(ids), reason="vesting.schedulesOf items")
-        return ids
+        return ctx.storage.get_list("schedulesOf", account)  # each item a metered slot read
 
     # -- genesis: {"schedules": [{"beneficiary", "amount", "start", "cliffSeconds", "durationSeconds",
     #                              "creator"?, "revocable"?}]}; the amounts are minted into the pallet --
@@ -196,7 +198,7 @@ class Vesting(Pallet):
             s = {
                 "beneficiary": parse_genesis_address(item["beneficiary"], f"{at}.beneficiary"),
                 "creator": parse_genesis_address(item.get("creator", "0x" + "00" * 20), f"{at}.creator"),
-                "amount": parse_genesis_number(item["amount"], f"{at}.amount"),
+                "amount": parse_genesis_number(item["amount"], f"{at}.amount", bits=128),  # stored as uint128
                 "start": parse_genesis_number(item.get("start", 0), f"{at}.start", bits=64),
                 "cliffSeconds": parse_genesis_number(item.get("cliffSeconds", 0), f"{at}.cliffSeconds", bits=64),
                 "durationSeconds": parse_genesis_number(item["durationSeconds"], f"{at}.durationSeconds", bits=64),
@@ -228,8 +230,11 @@ class Vesting(Pallet):
             ctx.mint(s["amount"])
 
     @staticmethod
-    def _get(ctx: CallContext, schedule_id: int) -> dict[str, Any]:
-        s = ctx.storage.get_struct("schedules", schedule_id)
+    def _get(ctx: CallContext, schedule_id: int, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+        """The schedule's fields the vested amount needs, and ``extra``; each slot read once."""
+        s = ctx.storage.get_struct("schedules", schedule_id, fields=_VESTING_FIELDS + extra)
         if s["durationSeconds"] == 0:  # every stored schedule has a duration
             raise UnknownSchedule(schedule_id)
+        if s["revoked"] and "vestedAtRevoke" not in s:
+            s.update(ctx.storage.get_struct("schedules", schedule_id, fields=("vestedAtRevoke",)))
         return s

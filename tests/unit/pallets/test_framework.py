@@ -8,7 +8,7 @@ from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector, keccak
 
 from runtime.pallets import PALLETS, compute_abi, compute_artifacts, native_handlers, write_artifacts
-from runtime.pallets.framework import PALLET_CODE, Pallet, StorageValue, call, error, event
+from runtime.pallets.framework import COLD_SLOAD_COST, PALLET_CODE, Pallet, StorageValue, call, error, event
 from runtime.pallets.vesting import VESTING_ADDRESS, Vesting
 from tests.unit.pallets.harness import Runtime, checksum
 
@@ -87,8 +87,9 @@ def test_weight_is_charged_as_gas() -> None:
     spec = next(s for s in data.values() if s.name == "releasable")
     cheap = rt.raw_call(a, VESTING_ADDRESS, spec.selector + abi_encode(["uint256"], [1]))
     intrinsic = 21_000 + 16 * 4 + 4 * 31 + 16 * 1  # selector + 31 zero bytes + one nonzero
-    assert not cheap.success  # unknown schedule: reverts, but the weight is still charged
-    assert cheap.gas_used == intrinsic + spec.weight
+    assert not cheap.success  # unknown schedule: reverts, but the weight and the reads are still charged
+    # the reads: the schedule's slot of times and flags, and of total and released (cold SLOADs)
+    assert cheap.gas_used == intrinsic + spec.weight + 2 * COLD_SLOAD_COST
     starved = rt.raw_call(a, VESTING_ADDRESS, spec.selector + abi_encode(["uint256"], [1]), gas=intrinsic + 100)
     assert not starved.success and starved.error == "out of gas"
 

@@ -191,6 +191,8 @@ def _spec(pallets):
      "pallets.vesting.schedules[0].amount"),
     ({"vesting": {"schedules": [{"beneficiary": "0x" + "11" * 20, "amount": 5, "durationSeconds": 9,
                                  "revocable": True}]}}, "pallets.vesting.schedules[0].revocable"),
+    ({"vesting": {"schedules": [{"beneficiary": "0x" + "11" * 20, "amount": 2**128, "durationSeconds": 9}]}},
+     "pallets.vesting.schedules[0].amount"),  # stored as a uint128
 ])
 def test_bad_genesis_sections_are_refused_by_field(pallets, field) -> None:
     with pytest.raises(InvalidChainSpec) as info:
