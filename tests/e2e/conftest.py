@@ -30,6 +30,21 @@ def contracts():
     return compile_contracts(["Token", "Probe"])
 
 
+@pytest.fixture(scope="session")
+def pallet_artifacts(tmp_path_factory):
+    """What `chameleon pallets abi --out DIR` writes, read back: ``abi("escrow")``, ``sol("IEscrow")``."""
+    import json
+    from types import SimpleNamespace
+
+    from tests.e2e.nodes import run_cli
+
+    out = tmp_path_factory.mktemp("pallet-abi")
+    proc = run_cli("pallets", "abi", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return SimpleNamespace(abi=lambda name: json.loads((out / f"{name}.abi.json").read_text()),
+                           sol=lambda name: (out / f"{name}.sol").read_text(), dir=out)
+
+
 @pytest.fixture
 def node_factory(tmp_path):
     factory = NodeFactory(tmp_path)

@@ -306,6 +306,11 @@ class DevNode:
             raise ValueError(f"HTTP {status} for {method}: {data[:300]!r}")
         return json.loads(data)
 
+    def advance(self, seconds: int) -> None:
+        """Time travel on a dev node: the next block is ``seconds`` later, and it is mined."""
+        self.rpc("evm_increaseTime", seconds)
+        self.rpc("evm_mine")
+
     def rpc(self, method: str, *params: Any, timeout: float = 30.0) -> Any:
         """The call's `result`; raises RpcFailure(code, message, data) on an error response."""
         return unwrap(self.request(method, *params, timeout=timeout))

@@ -3,14 +3,13 @@ the generated ABI, value and gas accounted to the wei, events, named errors, tim
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 from eth_abi import decode as abi_decode
 from eth_utils import function_signature_to_4byte_selector, keccak
 from web3.exceptions import ContractCustomError
 
-from tests.e2e.nodes import DEV_ADDRESSES, RpcFailure, run_cli
+from tests.e2e.nodes import DEV_ADDRESSES, RpcFailure
 
 pytestmark = pytest.mark.e2e
 
@@ -31,22 +30,13 @@ def w3(node):
 
 
 @pytest.fixture(scope="module")
-def abi(tmp_path_factory):
-    """What `chameleon pallets abi --out DIR` writes for escrow."""
-    out = tmp_path_factory.mktemp("escrow-abi")
-    proc = run_cli("pallets", "abi", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads((out / "escrow.abi.json").read_text())
+def abi(pallet_artifacts):
+    return pallet_artifacts.abi("escrow")
 
 
 @pytest.fixture(scope="module")
 def escrow(w3, abi):
     return w3.eth.contract(address=w3.to_checksum_address(ESCROW), abi=abi)
-
-
-def advance(node, seconds: int) -> None:
-    node.rpc("evm_increaseTime", seconds)
-    node.rpc("evm_mine")
 
 
 def fee(receipt) -> int:
@@ -147,7 +137,7 @@ def test_buyer_cancels_after_the_deadline_with_time_travel(node, w3, escrow, abi
         escrow.functions.cancel(escrow_id).call({"from": buyer})
     assert decode_error(abi, exc.value.data) == ("DeadlineNotPassed", (escrow_id, deadline))
 
-    advance(node, 601)
+    node.advance(601)
     before = w3.eth.get_balance(buyer)
     receipt = send(w3, escrow.functions.cancel(escrow_id), {"from": buyer})
     assert w3.eth.get_block(receipt["blockNumber"])["timestamp"] > deadline

@@ -4,7 +4,6 @@ and the treasury's share of the fees, accounted exactly from receipts.
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 from eth_abi import decode as abi_decode
@@ -12,7 +11,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
-from tests.e2e.nodes import DEV_ADDRESSES, run_cli
+from tests.e2e.nodes import DEV_ADDRESSES
 
 pytestmark = pytest.mark.e2e
 
@@ -34,12 +33,8 @@ def w3(node):
 
 
 @pytest.fixture(scope="module")
-def abi(tmp_path_factory):
-    """What `chameleon pallets abi --out DIR` writes for governance."""
-    out = tmp_path_factory.mktemp("governance-abi")
-    proc = run_cli("pallets", "abi", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    return json.loads((out / "governance.abi.json").read_text())
+def abi(pallet_artifacts):
+    return pallet_artifacts.abi("governance")
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +51,6 @@ def decode_custom_error(abi: list[dict], data: str) -> tuple[str, tuple]:
             if function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})") == raw[:4]:
                 return item["name"], tuple(abi_decode(types, raw[4:]))
     raise AssertionError(f"no error of the ABI matches {data}")
-
-
-def advance(node, seconds: int) -> None:
-    node.rpc("evm_increaseTime", seconds)
-    node.rpc("evm_mine")
 
 
 def send(w3, fn, sender: str, value: int = 0) -> dict:
@@ -118,12 +108,12 @@ def test_a_proposal_spends_from_the_treasury(node, w3, gov):
         gov.functions.execute(pid).call({"from": executor})
     assert decode_custom_error(gov.abi, exc.value.data) == ("NotPassed", (pid, ACTIVE))
 
-    advance(node, 3 * DAY + 10)
+    node.advance(3 * DAY + 10)
     assert gov.functions.state(pid).call() == PASSED
     with pytest.raises(ContractCustomError) as exc:
         gov.functions.execute(pid).call({"from": executor})
     assert decode_custom_error(gov.abi, exc.value.data) == ("EnactmentDelay", (pid, p[9]))
-    advance(node, DAY)
+    node.advance(DAY)
 
     recipient_before, proposer_before = w3.eth.get_balance(recipient), w3.eth.get_balance(proposer)
     treasury_before = gov.functions.treasuryBalance().call()
@@ -156,7 +146,7 @@ def test_a_proposal_sets_a_parameter(node, w3, gov):
     assert gov.functions.getParameter(gov_address, key).call() == 3 * DAY
     data = gov.encode_abi("setParameter", args=[gov_address, key, 3600])
     pid, _ = pass_proposal(node, w3, gov, gov_address, data, description="shorter votes")
-    advance(node, 4 * DAY + 10)
+    node.advance(4 * DAY + 10)
     receipt = send(w3, gov.functions.execute(pid), DEV_ADDRESSES[2])
     (changed,) = gov.events.ParameterSet().process_receipt(receipt, errors=DISCARD)
     assert changed["args"] == {"pallet": gov_address, "key": key, "value": 3600}
@@ -171,7 +161,7 @@ def test_a_proposal_sets_a_parameter(node, w3, gov):
     # Out of range: the proposal's call fails and execute reverts with its return data.
     data = gov.encode_abi("setParameter", args=[gov_address, b"feeShareBps".ljust(32, b"\x00"), 10_001])
     bad, _ = pass_proposal(node, w3, gov, gov_address, data)
-    advance(node, 3600 + DAY + 10)
+    node.advance(3600 + DAY + 10)
     with pytest.raises(ContractCustomError) as exc:
         gov.functions.execute(bad).call({"from": DEV_ADDRESSES[2]})
     name, (returndata,) = decode_custom_error(gov.abi, exc.value.data)
@@ -208,7 +198,7 @@ def test_a_proposal_sets_another_pallets_parameter(node, w3, gov):
     data = gov.encode_abi("setParameter", args=[escrow, key, window + 60])
     period = gov.functions.getParameter(gov.address, b"votingPeriod".ljust(32, b"\x00")).call()
     pid, _ = pass_proposal(node, w3, gov, gov.address, data, description="longer escrow window")
-    advance(node, period + DAY + 10)
+    node.advance(period + DAY + 10)
     receipt = send(w3, gov.functions.execute(pid), DEV_ADDRESSES[2])
     (changed,) = gov.events.ParameterSet().process_receipt(receipt, errors=DISCARD)
     assert changed["args"] == {"pallet": escrow, "key": key, "value": window + 60}

@@ -4,7 +4,6 @@ contracts that receive (or refuse) a store through safeTransferFrom.
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 from eth_abi import decode as abi_decode
@@ -12,7 +11,7 @@ from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 
-from tests.e2e.nodes import DEV_ADDRESSES, run_cli
+from tests.e2e.nodes import DEV_ADDRESSES
 
 pytestmark = pytest.mark.e2e
 
@@ -67,14 +66,9 @@ def w3(node):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
-    """What `chameleon pallets abi --out DIR` writes."""
-    out = tmp_path_factory.mktemp("pallet-abi")
-    proc = run_cli("pallets", "abi", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    return {"stores": json.loads((out / "stores.abi.json").read_text()),
-            "escrow": json.loads((out / "escrow.abi.json").read_text()),
-            "sol": (out / "IStores.sol").read_text()}
+def generated(pallet_artifacts):
+    return {"stores": pallet_artifacts.abi("stores"), "escrow": pallet_artifacts.abi("escrow"),
+            "sol": pallet_artifacts.sol("IStores")}
 
 
 @pytest.fixture(scope="module")

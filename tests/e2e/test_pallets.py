@@ -3,13 +3,12 @@ generated ABI, time travel, logs; and a Solidity contract calling the pallet wit
 """
 from __future__ import annotations
 
-import json
 
 import pytest
 from eth_utils import keccak
 from web3.exceptions import ContractCustomError
 
-from tests.e2e.nodes import DEV_ADDRESSES, RpcFailure, run_cli
+from tests.e2e.nodes import DEV_ADDRESSES, RpcFailure
 
 pytestmark = pytest.mark.e2e
 
@@ -59,24 +58,15 @@ def w3(node):
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def generated(pallet_artifacts):
     """What `chameleon pallets abi --out DIR` writes."""
-    out = tmp_path_factory.mktemp("pallet-abi")
-    proc = run_cli("pallets", "abi", "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    return {"abi": json.loads((out / "vesting.abi.json").read_text()), "sol": (out / "IVesting.sol").read_text(),
-            "escrow_abi": json.loads((out / "escrow.abi.json").read_text()),
-            "escrow_sol": (out / "IEscrow.sol").read_text()}
+    return {"abi": pallet_artifacts.abi("vesting"), "sol": pallet_artifacts.sol("IVesting"),
+            "escrow_abi": pallet_artifacts.abi("escrow"), "escrow_sol": pallet_artifacts.sol("IEscrow")}
 
 
 @pytest.fixture(scope="module")
 def vesting(w3, generated):
     return w3.eth.contract(address=w3.to_checksum_address(VESTING), abi=generated["abi"])
-
-
-def advance(node, seconds: int) -> None:
-    node.rpc("evm_increaseTime", seconds)
-    node.rpc("evm_mine")
 
 
 def test_chameleon_pallets_lists_every_pallet(node, generated):
@@ -114,7 +104,7 @@ def test_schedule_time_travel_release(node, w3, vesting):
         vesting.functions.release(1).call({"from": anyone})
     assert exc.value.data[:10] == "0x" + keccak(text="NothingToRelease(uint256)")[:4].hex()
 
-    advance(node, 500)
+    node.advance(500)
     ben_before = w3.eth.get_balance(ben)
     receipt = w3.eth.wait_for_transaction_receipt(vesting.functions.release(1).transact({"from": anyone}))
     assert receipt["status"] == 1
@@ -128,7 +118,7 @@ def test_schedule_time_travel_release(node, w3, vesting):
     assert len(logs) == 1
     assert vesting.events.Released().process_log(logs[0])["args"] == {"id": 1, "amount": paid}
 
-    advance(node, 2000)
+    node.advance(2000)
     rest = vesting.functions.releasable(1).call()
     assert rest == 10 * ETH - paid
     vesting.functions.release(1).transact({"from": anyone})
@@ -186,7 +176,7 @@ def test_solidity_contract_calls_the_vesting_pallet_with_value(node, w3, vesting
     assert vesting.functions.schedule(sid).call()[7] == 3 * ETH
 
     assert user.functions.tryRevoke(1).call() == keccak(text="NotCreator(uint256)")[:4]
-    advance(node, 10)
+    node.advance(10)
     assert user.functions.releasableOf(sid).call() > 0
     receipt = w3.eth.wait_for_transaction_receipt(user.functions.revokeIt(sid).transact({"from": DEV_ADDRESSES[4]}))
     assert receipt["status"] == 1
