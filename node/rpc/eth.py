@@ -13,6 +13,7 @@ from trie import HexaryTrie
 from trie.exceptions import MissingTrieNode
 
 from node import __version__
+from node.call_state import CallReads
 from node.chain import Block, StateUnavailable
 from node.rpc import encode
 from node.rpc.encode import d, q
@@ -101,6 +102,7 @@ class EthApi:
         self.dev_keys = dev_keys or {}
         self.max_logs_block_range = max_logs_block_range
         self.max_logs_results = max_logs_results
+        self.call_reads = CallReads()
 
     def methods(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in dir(self) if name.split("_")[0] in ("eth", "net", "web3")}
@@ -373,7 +375,7 @@ class EthApi:
         )
         if not self.chain.has_state(header):
             raise RpcError(EXECUTION_ERROR, str(StateUnavailable(header.number)))
-        state = evm.open_state(StateDB(self.chain.store), context, header.state_root)
+        state = self.call_reads.open_state(StateDB(self.chain.store), context, header.state_root)
         max_fee = args.max_fee_per_gas if args.max_fee_per_gas is not None else (args.gas_price or 0)
         tip = args.max_priority_fee_per_gas if args.max_priority_fee_per_gas is not None else (args.gas_price or 0)
         if args.max_fee_per_gas is not None and args.max_priority_fee_per_gas is None:
@@ -423,8 +425,13 @@ class EthApi:
             if outcome.error == "execution reverted":
                 raise revert_error(outcome)
             raise RpcError(EXECUTION_ERROR, f"gas required exceeds allowance ({cap})" if outcome.error == "out of gas" else (outcome.error or "execution failed"))
-        # The least gas that succeeds: refunds and the 63/64 rule make it more than gasUsed.
-        low, high = outcome.gas_used - 1, cap
+        # The least gas that succeeds. No limit below gasUsed can (the execution itself, or the
+        # EIP-7623 floor, takes that much), so when gasUsed itself succeeds it is the answer,
+        # exact, after one more execution: most calls forward no gas and earn no refund.
+        if outcome.gas_used < cap and self._call(args, block, 1, gas=outcome.gas_used).success:
+            return q(outcome.gas_used)
+        # Refunds and the 63/64 rule make it more than gasUsed: geth's guess, then a search.
+        low, high = outcome.gas_used, cap
         guess = min(cap, (outcome.gas_used + 2300) * 64 // 63)
         if self._call(args, block, 1, gas=guess).success:
             high = guess
