@@ -41,6 +41,7 @@ class NetworkConfig:
 
     # -- status handshake ---------------------------------------------------------
     handshake_timeout_s: float = 5.0
+    refuse_grace_s: float = 0.5  # a peer on another chain is hung up on this long after its hello
     status_interval_s: float = 15.0  # re-exchange status with every peer this often
     refuse_duration_s: float = 600.0  # a peer of another chain is not redialled for this long
 

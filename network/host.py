@@ -365,11 +365,13 @@ class Network:
         log.info("peer_refused", peer=peer_id.to_base58(), reason=reason, banned=banned)
         self._disconnect_soon(peer_id)
 
-    def _disconnect_soon(self, peer_id: ID) -> None:
+    def _disconnect_soon(self, peer_id: ID, delay: float = 0.0) -> None:
         if self._nursery is not None:
-            self._nursery.start_soon(self._disconnect, peer_id)
+            self._nursery.start_soon(self._disconnect, peer_id, delay)
 
-    async def _disconnect(self, peer_id: ID) -> None:
+    async def _disconnect(self, peer_id: ID, delay: float = 0.0) -> None:
+        if delay:
+            await trio.sleep(delay)
         with trio.move_on_after(5.0):
             try:
                 await self.host.disconnect(peer_id)
@@ -435,8 +437,11 @@ class Network:
             with trio.fail_after(self.config.handshake_timeout_s):
                 hello = decode_hello(await read_frame(stream, status_protocol.MAX_HELLO_BYTES))
                 full = peer not in self._peers and len(self._peers) >= self.config.max_peers
-                if self._scores.blocked(peer) is not None:
+                block = self._scores.blocked(peer)
+                if block is not None and block.banned:
                     answer = b""  # nothing for a banned peer
+                # A peer refused for being on another chain still gets our hello: from it, it
+                # learns the mismatch and stops dialling us, instead of retrying a dead end.
                 elif full:
                     answer = encode_goodbye(Goodbye("too_many_peers", self._px_answer(exclude=peer)))
                 else:
@@ -477,7 +482,9 @@ class Network:
                 chain_id=hello.status.chain_id, genesis=hello.status.genesis_hash.hex(),
                 refused_for_s=self.config.refuse_duration_s,
             )
-            self._disconnect_soon(peer_id)
+            # A moment before hanging up, so the peer's own half of the handshake (our hello
+            # to it) completes and it refuses us too, rather than losing the stream mid-frame.
+            self._disconnect_soon(peer_id, delay=self.config.refuse_grace_s)
             return
         state = self._peers.get(peer)
         if state is not None:
