@@ -79,7 +79,8 @@ def reference_select(
                 heads.append(head)
         if not heads:
             return chosen
-        best = min(heads, key=lambda t: (-effective_tip(t, base_fee), t.hash))
+        # Equal tips: the earlier arrival first, as the pool documents (and geth does).
+        best = min(heads, key=lambda t: (-effective_tip(t, base_fee), pool._arrival[t.hash]))  # noqa: SLF001
         if best.gas > gas_left:
             done.add(best.sender)
             continue
@@ -288,3 +289,16 @@ class TxPoolMachine(RuleBasedStateMachine):
 
 TxPoolMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
 test_txpool_machine = TxPoolMachine.TestCase
+
+
+def test_equal_tips_go_in_arrival_order_not_hash_order():
+    """The case hypothesis once found: two senders tip the same; the first to arrive goes first."""
+    senders = (b"\x11" * 20, b"\x22" * 20)
+    first, second = Tx(senders[0], 0, 0, 0, 21_000, value=1), Tx(senders[1], 0, 0, 0, 21_000)
+    for a, b in ((first, second), (second, first)):  # whichever hash is smaller
+        pool = TxPool(max_size=25, max_per_sender=8, max_future_gap=6)
+        pool.add(a, 0)
+        pool.add(b, 0)
+        nonces = {s: 0 for s in senders}
+        assert pool.select(0, nonces.__getitem__, 21_000) == [a]
+        assert reference_select(pool, 0, nonces, 21_000) == [a]
