@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import ctypes
+
 import wasmtime
 from eth.exceptions import OutOfGas, Revert, VMError
 from eth_abi import encode as abi_encode
+from wasmtime import _bindings, _ffi
+from wasmtime import _func as _wasmtime_func
 
 from vm.wasm import config
 from vm.wasm.cache import CompiledModule, get_compiled
@@ -20,6 +24,8 @@ from vm.wasm.stack import is_wasm_thread, run_on_wasm_stack
 from vm.wasm.validate import ModuleRejected, compute_init_code_parts
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
+_export_get = _bindings._wasmtime_instance_export_get
+_func_call_unchecked = _bindings._wasmtime_func_call_unchecked
 STATUS_RETURN = 0
 
 
@@ -83,6 +89,29 @@ def _run_message(computation: Any) -> None:
     _run_entry(computation, compiled, "call", bytes(message.data))
 
 
+def _get_export(store: wasmtime.Store, instance: wasmtime.Instance, name: bytes) -> Any:
+    # One export by name: wasmtime-py's instance.exports() wraps every export (~25 µs).
+    item = _ffi.wasmtime_extern_t()
+    if not _export_get(store._context(), ctypes.byref(instance._instance), name, len(name), ctypes.byref(item)):
+        raise WasmTrap(f"wasm: no export {name.decode()}")  # validated at deploy: cannot happen
+    return item
+
+
+def _call_entry(store: wasmtime.Store, func: Any) -> int:
+    """Call an entry point, ``() -> i32`` (validated at deploy), through the raw C call.
+
+    wasmtime-py's ``Func.__call__`` reads the function's type and boxes every value first;
+    the entry's type is known. ``enter_wasm`` turns a trap, or an exception a host
+    function raised, back into a Python exception, as ``Func.__call__`` does.
+    """
+    values = (_ffi.wasmtime_val_raw_t * 1)()
+    with _wasmtime_func.enter_wasm(store) as trap:
+        error = _func_call_unchecked(store._context(), ctypes.byref(func), values, 1, trap)
+        if error:
+            raise wasmtime.WasmtimeError._from_ptr(error)
+    return values[0].i32
+
+
 def _run_entry(computation: Any, compiled: CompiledModule, entry: str, input_data: bytes) -> None:
     store = wasmtime.Store(get_engine())
     store.set_limits(
@@ -97,10 +126,9 @@ def _run_entry(computation: Any, compiled: CompiledModule, entry: str, input_dat
     try:
         frame.apply_fuel(store._context())
         instance = compiled.instance_pre.instantiate(store)
-        exports = instance.exports(store)
-        frame.memory = exports["memory"]
+        frame.memory = wasmtime.Memory._from_raw(_get_export(store, instance, b"memory").of.memory)
         frame.pages_charged = frame.memory.size(store)
-        status = exports[entry](store)
+        status = _call_entry(store, _get_export(store, instance, entry.encode()).of.func)
         frame.apply_charge(store._context(), 0, "wasm instructions", final=True)
     except wasmtime.Trap as trap:
         if trap.trap_code == wasmtime.TrapCode.OUT_OF_FUEL:
