@@ -335,13 +335,18 @@ def _from_word(type_: str, word: int) -> Any:
 
 
 class StorageOverflow(ValueError):
-    """A value wider than its packed field: the call reverts (empty revert data), nothing is written.
+    """A value wider than its packed field: the call reverts with ``ValueOutOfRange(field)``,
+    nothing is written.
 
     Pallets pick widths their values cannot reach (ids and counters uint64, amounts of wei
     uint128 as FRAME's ``Balance``: the native supply is far below 2**128), so this stops a
     pathological chain (a genesis balance over 2**128) at a revert instead of corrupting a
     neighbouring field.
     """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +368,7 @@ class FieldLayout:
     def put(self, word: int, value: Any) -> int:
         raw = _to_word(self.type, value)
         if not 0 <= raw <= self.mask:
-            raise StorageOverflow(f"{self.name}: {value!r} does not fit {self.type}")
+            raise StorageOverflow(f"{self.name}: {value!r} does not fit {self.type}", self.name)
         return (word & ~(self.mask << (8 * self.offset))) | (raw << (8 * self.offset))
 
 
@@ -771,7 +776,8 @@ UnknownSelector = error("UnknownSelector(bytes4 selector)", "no call of this pal
 NotPayable = error("NotPayable(uint256 value)", "value was sent to a call that is not payable")
 BadCalldata = error("BadCalldata()", "the arguments do not decode as the call's ABI types")
 Paused = error("Paused(address pallet)", "governance paused the pallet: its state-changing calls are refused")
-_FRAMEWORK_ERRORS = (UnknownSelector, NotPayable, BadCalldata, Paused)
+ValueOutOfRange = error("ValueOutOfRange(string field)", "a value wider than the field that stores it")
+_FRAMEWORK_ERRORS = (UnknownSelector, NotPayable, BadCalldata, Paused, ValueOutOfRange)
 
 
 class Pallet:
@@ -834,8 +840,10 @@ class Pallet:
             data = exc.encode()
             computation.output = data
             raise Revert(data) from None
-        except StorageOverflow:
-            raise Revert(b"") from None
+        except StorageOverflow as exc:
+            data = ValueOutOfRange(exc.field).encode()
+            computation.output = data
+            raise Revert(data) from None
         return computation
 
     # -- genesis --

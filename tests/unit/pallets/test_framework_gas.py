@@ -28,6 +28,8 @@ from runtime.pallets.framework import (
     compute_sstore_cost,
     event,
 )
+from tests.unit.pallets.test_framework import decode_error
+from runtime.pallets import compute_abi
 from tests.unit.pallets.harness import Runtime, checksum
 from vm import evm
 
@@ -276,5 +278,6 @@ def test_a_value_too_wide_for_its_field_reverts_and_writes_nothing(rt) -> None:
     base = _slot(Meter.name, "recs", ("uint256",), (4,))
     assert rt.call(a, Meter, "setCount", [4, 2**32 - 1]).success
     bad = rt.call(a, Meter, "setCount", [4, 2**32])
-    assert not bad.success and bad.outcome.output == b""
+    assert not bad.success
+    assert decode_error(compute_abi(Meter), bad.outcome.output) == ("ValueOutOfRange", ("count",))
     assert rt.state.get_storage(Meter.address, base + 2) == 2**32 - 1
