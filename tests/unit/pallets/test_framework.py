@@ -127,6 +127,13 @@ def test_unknown_selector_and_bad_calldata() -> None:
     release = function_signature_to_4byte_selector("release(uint256)")
     r = rt.raw_call(a, VESTING_ADDRESS, release + b"\x01")
     assert decode_error(abi, r.output) == ("BadCalldata", ())
+    # An overflowing number: a uint64 argument (start) given 2**64 in its word, as Solidity refuses it.
+    create = function_signature_to_4byte_selector("createSchedule(address,uint64,uint64,uint64,bool)")
+    args = abi_encode(["address", "uint256", "uint64", "uint64", "bool"], [a, 2**64, 0, 10, False])
+    before = rt.balances()
+    r = rt.raw_call(a, VESTING_ADDRESS, create + args, value=100)
+    assert decode_error(abi, r.output) == ("BadCalldata", ())
+    assert rt.balances() == before
 
 
 class Counter(Pallet):
