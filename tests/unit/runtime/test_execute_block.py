@@ -69,3 +69,67 @@ def test_consensus_data_is_bound_into_the_block_hash() -> None:
     with pytest.raises(InvalidBlock, match="does not commit to the block's consensus data"):
         execute_block(store, genesis, built.header, built.transactions, chain_id=31337,
                       prev_hashes=[genesis.hash], consensus_data=b"\xc2\x80\xc1")
+
+
+def test_pallets_wasm_and_the_fee_share_replay_to_the_same_roots(tmp_path) -> None:
+    """Blocks with pallet calls (value locked, escrow opened and split, a store minted), a WASM
+    deploy and calls into it, and the treasury's fee share, re-executed on a fresh LevelDB
+    store (and a fresh WASM compile cache), reach the same headers and receipts byte for byte."""
+    from eth._utils.address import generate_contract_address
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector as selector
+    from eth_utils import to_checksum_address
+
+    from runtime.pallets.governance import GOVERNANCE_ADDRESS
+    from tests.unit.vm.wasm import wat
+    from vm.wasm.cache import clear_compiled_cache
+
+    def call(signature: str, types: list[str], args: list) -> bytes:
+        return selector(signature) + abi_encode(types, args)
+
+    me, other = KEY.address, to_checksum_address("0x" + "44" * 20)
+    vest = call("createSchedule(address,uint64,uint64,uint64,bool)", ["address", "uint64", "uint64", "uint64", "bool"],
+                [other, 100, 0, 50, True])
+    escrow_open = call("open(address,address,uint64,bytes32)", ["address", "address", "uint64", "bytes32"],
+                       [other, "0x" + "55" * 20, 10**6, b"\x07" * 32])
+    store = call("createStore(string,string)", ["string", "string"], ["A store with a long name", "ipfs://" + "c" * 70])
+    wasm_address = bytes(generate_contract_address(bytes.fromhex(me[2:]), 3))
+    batches = [
+        [sign(0, to="0x0000000000000000000000000000000000000801", value=10**6, data=vest, gas=400_000),
+         sign(1, to="0x0000000000000000000000000000000000000802", value=10**6, data=escrow_open, gas=400_000),
+         sign(2, to="0x0000000000000000000000000000000000000803", value=0, data=store, gas=600_000)],
+        [sign(3, to=None, value=0, data=wat.COUNTER + abi_encode(["uint256"], [5]), gas=2_000_000)],
+        [sign(4, to=to_checksum_address(wasm_address), value=0, data=call("increment()", [], []), gas=200_000),
+         sign(5, to="0x0000000000000000000000000000000000000802", value=0,
+              data=call("dispute(uint256)", ["uint256"], [1]), gas=200_000),
+         sign(6, to="0x0000000000000000000000000000000000000801", value=0,
+              data=call("release(uint256)", ["uint256"], [1]), gas=200_000)],
+    ]
+    spec = dev_spec()
+    builder, follower = MemoryStore(), LevelDBStore(tmp_path / "db")
+    genesis, writes = build_genesis(spec, builder)
+    builder.write(writes)
+    follower.write(build_genesis(spec, follower)[1])
+    parent, hashes, statuses = genesis, [genesis.hash], []
+    for i, txs in enumerate(batches):
+        built = build_block(builder, parent, txs, timestamp=120 + 10 * i, coinbase=b"\x01" * 20, chain_id=31337,
+                            prev_hashes=hashes)
+        assert not built.rejected, built.rejected
+        builder.write(built.state_writes)
+        clear_compiled_cache()  # the follower compiles the module itself
+        again = execute_block(follower, parent, built.header, built.transactions, chain_id=31337, prev_hashes=hashes)
+        follower.write(again.state_writes)
+        assert again.header.hash == built.header.hash
+        assert [r.encode() for r in again.receipts] == [r.encode() for r in built.receipts]
+        statuses += [r.success for r in built.receipts]
+        parent = built.header
+        hashes.insert(0, parent.hash)
+    assert statuses == [True] * 7  # every call did its work, so the roots compare real state
+    from eth.db.account import AccountDB
+    from eth.db.atomic import AtomicDB
+
+    from runtime.state.store import StateDB
+    state = AccountDB(AtomicDB(StateDB(follower)), parent.state_root)
+    assert state.get_balance(GOVERNANCE_ADDRESS) > 0  # the fee share reached the treasury
+    assert state.get_storage(wasm_address, 0) == 6  # the WASM counter counted
+    follower.close()
