@@ -203,6 +203,14 @@ def set_output(context: Any, ptr: int, size: int) -> None:
     frame.apply_fuel(context)
 
 
+def revert(context: Any, ptr: int, size: int) -> None:
+    # Ends the message at once with this revert data, as REVERT does: no status to pass up.
+    frame, context = _enter(context, GAS_COPY_WORD * compute_words(size & U32_MASK), "revert")
+    frame.output = frame.get_bytes(context, ptr, size)
+    frame.computation.output = frame.output
+    raise Revert(frame.output)
+
+
 def storage_load(context: Any, key_ptr: int, out_ptr: int) -> None:
     frame, context = _enter(context, 0, "storage_load")
     key = int.from_bytes(frame.get_bytes(context, key_ptr, WORD_BYTES), "big")
@@ -342,6 +350,7 @@ HOST_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "input_size": input_size,
     "input_copy": input_copy,
     "set_output": set_output,
+    "revert": revert,
     "storage_load": storage_load,
     "storage_store": storage_store,
     "caller": _make_address_getter("caller", lambda c: c.msg.sender),

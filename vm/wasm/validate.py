@@ -23,6 +23,7 @@ IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "input_size": ((), ("i32",)),
     "input_copy": (("i32", "i32", "i32"), ()),
     "set_output": (("i32", "i32"), ()),
+    "revert": (("i32", "i32"), ()),
     "storage_load": (("i32", "i32"), ()),
     "storage_store": (("i32", "i32"), ()),
     "caller": (("i32",), ()),

@@ -226,3 +226,26 @@ def test_create2_from_wasm_uses_the_salt(chain: Chain) -> None:
     assert chain.storage(expected, 0) == 3
     again = chain.send(factory, init_code)  # same salt, same address: the creation fails
     assert not again.success
+
+
+def test_revert_import_ends_the_message_at_once(chain: Chain) -> None:
+    """`revert(ptr, len)` stops the contract where it stands (deep in a call stack, no status to
+    pass up), with those bytes as revert data, its writes undone and the gas left kept."""
+    module = wat.compute_module('''
+  (func $deep (param $n i32)
+    (if (i32.eqz (local.get $n))
+      (then (call $revert (i32.const 100) (i32.const 5))))
+    (call $deep (i32.sub (local.get $n) (i32.const 1))))
+  (data (i32.const 100) "oops!")
+  (func (export "call") (result i32)
+    (call $store_word (i32.const 0) (i64.const 1))
+    (call $store_word (i32.const 32) (i64.const 7))
+    (call $storage_store (i32.const 0) (i32.const 32))
+    (call $deep (i32.const 20))
+    (unreachable))''')
+    address = chain.deploy_ok(module)
+    outcome = chain.send(address, b"", gas=200_000)
+    assert not outcome.success and outcome.error == "execution reverted"
+    assert outcome.output == b"oops!"
+    assert outcome.gas_used < 200_000
+    assert chain.storage(address, 1) == 0

@@ -51,7 +51,7 @@ def test_host_table_is_read_from_the_spec():
     assert table["call_contract"] == (("i32", "i32", "i32", "i32", "i64"), ("i32",))
     assert table["block_timestamp"] == ((), ("i64",))
     assert table["abort"] == (("i32",) * 4, ())
-    assert len(table) == 24
+    assert len(table) == 25
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

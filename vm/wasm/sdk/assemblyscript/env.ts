@@ -4,6 +4,8 @@
 @external("env", "input_size") export declare function input_size(): i32;
 @external("env", "input_copy") export declare function input_copy(dest: usize, offset: i32, len: i32): void;
 @external("env", "set_output") export declare function set_output(ptr: usize, len: i32): void;
+/** Ends the message now, reverting with `len` bytes at `ptr` (no status to pass up). */
+@external("env", "revert") export declare function revert(ptr: usize, len: i32): void;
 @external("env", "storage_load") export declare function storage_load(key: usize, out: usize): void;
 @external("env", "storage_store") export declare function storage_store(key: usize, value: usize): void;
 @external("env", "caller") export declare function caller(out: usize): void;
