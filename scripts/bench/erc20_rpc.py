@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,13 @@ class Rpc:
     def call(self, method: str, params: list | None = None):
         self.next_id += 1
         body = orjson.dumps({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params or []})
+        msg = orjson.loads(self._post(body, method))
+        if msg.get("error"):
+            raise RpcError(f"{method}: {msg['error']}")
+        return msg.get("result")
+
+    def _post(self, body: bytes, what: str = "request") -> bytes:
+        """POST one body on the kept-alive connection (reconnecting once); the response body."""
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -98,11 +106,8 @@ class Rpc:
                 if attempt:
                     raise
         if resp.status != 200:
-            raise RpcError(f"{method}: HTTP {resp.status}: {data[:200]!r}")
-        msg = orjson.loads(data)
-        if msg.get("error"):
-            raise RpcError(f"{method}: {msg['error']}")
-        return msg.get("result")
+            raise RpcError(f"{what}: HTTP {resp.status}: {data[:200]!r}")
+        return data
 
     def close(self):
         if self.conn is not None:
@@ -111,6 +116,25 @@ class Rpc:
 
 
 # --------------------------------------------------------------------------- node processes
+
+
+def wait_until_answering(proc: subprocess.Popen, rpc: Rpc, name: str, ready_timeout: float,
+                         log_tail: Callable[[], str], poll_s: float = 0.1) -> Rpc:
+    """``rpc``, once the process answers ``eth_chainId`` (its timeout then raised to 30 s)."""
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log_tail()}")
+        try:
+            rpc.call("eth_chainId")
+            rpc.timeout = 30.0
+            rpc.close()
+            return rpc
+        except (OSError, RpcError, http.client.HTTPException):
+            rpc.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not answer eth_chainId within {ready_timeout:.0f}s:\n{log_tail()}")
+        time.sleep(poll_s)
 
 
 def free_port() -> int:
@@ -172,21 +196,8 @@ class Node:
         self.proc = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
         )
-        rpc = Rpc("127.0.0.1", self.port, timeout=5.0)
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                rpc.call("eth_chainId")
-                rpc.timeout = 30.0
-                rpc.close()
-                return rpc
-            except (OSError, RpcError, http.client.HTTPException):
-                rpc.close()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not answer eth_chainId within {ready_timeout:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.1)
+        return wait_until_answering(self.proc, Rpc("127.0.0.1", self.port, timeout=5.0), self.name,
+                                    ready_timeout, self.log_tail)
 
     def log_tail(self, n: int = 30) -> str:
         try:

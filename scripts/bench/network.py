@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import bisect
-import http.client
 import json
 import os
 import random
@@ -81,6 +80,8 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+import erc20_rpc  # noqa: E402  (the JSON-RPC client and process helpers the benches share)
+from erc20_rpc import RpcError  # noqa: E402
 from node.dev import DEV_CHAIN_ID, dev_keys  # noqa: E402
 from runtime.primitives.hashing import keccak256  # noqa: E402
 
@@ -127,42 +128,14 @@ finally:
 # --------------------------------------------------------------------------- JSON-RPC client
 
 
-class RpcError(RuntimeError):
-    pass
-
-
-class Rpc:
-    """JSON-RPC over one keep-alive HTTP connection: single calls and batches."""
+class Rpc(erc20_rpc.Rpc):
+    """erc20_rpc's client, called as ``call(method, *params)``, with batches."""
 
     def __init__(self, port: int, timeout: float = 30.0) -> None:
-        self.port, self.timeout = port, timeout
-        self.conn: http.client.HTTPConnection | None = None
-        self.next_id = 0
-
-    def _post(self, body: bytes) -> bytes:
-        for attempt in (0, 1):
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
-            try:
-                self.conn.request("POST", "/", body, {"Content-Type": "application/json"})
-                resp = self.conn.getresponse()
-                data = resp.read()
-                break
-            except (ConnectionError, http.client.HTTPException, OSError):
-                self.close()
-                if attempt:
-                    raise
-        if resp.status != 200:
-            raise RpcError(f"HTTP {resp.status}: {data[:200]!r}")
-        return data
+        super().__init__(HOST, port, timeout)
 
     def call(self, method: str, *params: object):
-        self.next_id += 1
-        msg = orjson.loads(self._post(orjson.dumps(
-            {"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": list(params)})))
-        if msg.get("error"):
-            raise RpcError(f"{method}: {msg['error']}")
-        return msg.get("result")
+        return super().call(method, list(params))
 
     def batch(self, calls: list[tuple[str, list]]) -> list:
         """The results in call order; raises on the first error."""
@@ -170,7 +143,7 @@ class Rpc:
         self.next_id += len(calls)
         body = orjson.dumps([{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p}
                              for i, (m, p) in enumerate(calls)])
-        answers = orjson.loads(self._post(body))
+        answers = orjson.loads(self._post(body, "batch"))
         by_id = {a.get("id"): a for a in answers}
         out = []
         for i, (method, _) in enumerate(calls):
@@ -181,11 +154,6 @@ class Rpc:
                 raise RpcError(f"{method}: {answer['error']}")
             out.append(answer.get("result"))
         return out
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
 
 # --------------------------------------------------------------------------- processes
@@ -261,21 +229,8 @@ class NodeProcess:
                 self.argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
                 env=env, start_new_session=True, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         _RUNNING.append(self)
-        rpc = Rpc(self.port, timeout=5.0)
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                rpc.call("eth_chainId")
-                rpc.timeout = 30.0
-                rpc.close()
-                return rpc
-            except (OSError, RpcError, http.client.HTTPException):
-                rpc.close()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not answer within {ready_timeout:.0f}s:\n{self.log_tail()}")
-            time.sleep(0.05)
+        return erc20_rpc.wait_until_answering(self.proc, Rpc(self.port, timeout=5.0), self.name, ready_timeout,
+                                              self.log_tail, poll_s=0.05)
 
     def cpu(self) -> float:
         return cpu_seconds(self.proc.pid) if self.proc is not None else float("nan")
