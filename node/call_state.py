@@ -29,7 +29,7 @@ from eth.rlp.accounts import Account
 from eth.vm.execution_context import ExecutionContext
 from lru import LRU
 
-from vm.evm import EvmState
+from vm.evm import EvmState, compute_execution_context
 from vm.host import BlockContext
 
 # Entries per cache; a few tens of MB at most (code: 256 x 128 KiB of WASM at worst).
@@ -88,19 +88,7 @@ class CallReads:
 
     def open_state(self, db: Any, block: BlockContext, state_root: bytes) -> CallState:
         """A fresh state at ``state_root`` over ``db`` (a ``StateDB``) for one call in ``block``."""
-        context = ExecutionContext(
-            coinbase=block.coinbase,
-            timestamp=block.timestamp,
-            block_number=block.number,
-            difficulty=0,
-            mix_hash=block.prev_randao,
-            gas_limit=block.gas_limit,
-            prev_hashes=block.prev_hashes,
-            chain_id=block.chain_id,
-            base_fee_per_gas=block.base_fee,
-            excess_blob_gas=0,
-        )
-        return CallState(AtomicDB(db), context, state_root, self)
+        return CallState(AtomicDB(db), compute_execution_context(block), state_root, self)
 
 
 class CallStorageDB(AccountStorageDB):

@@ -127,8 +127,9 @@ class Outcome:
     contract_address: bytes | None
 
 
-def open_state(db: BaseDB | AtomicDB, block: BlockContext, state_root: bytes) -> EvmState:
-    context = ExecutionContext(
+def compute_execution_context(block: BlockContext) -> ExecutionContext:
+    """py-evm's view of ``block``: what COINBASE, TIMESTAMP, NUMBER, BASEFEE... read."""
+    return ExecutionContext(
         coinbase=block.coinbase,
         timestamp=block.timestamp,
         block_number=block.number,
@@ -140,8 +141,11 @@ def open_state(db: BaseDB | AtomicDB, block: BlockContext, state_root: bytes) ->
         base_fee_per_gas=block.base_fee,
         excess_blob_gas=0,
     )
+
+
+def open_state(db: BaseDB | AtomicDB, block: BlockContext, state_root: bytes) -> EvmState:
     atomic = db if isinstance(db, AtomicDB) else AtomicDB(db)
-    return EvmState(atomic, context, state_root)
+    return EvmState(atomic, compute_execution_context(block), state_root)
 
 
 def _outcome(evm_tx: Any, computation: Any) -> Outcome:
