@@ -35,6 +35,20 @@ JUMPDEST_CACHE_SIZE = 1024
 _jumpdest_analysis: dict[bytes, tuple[set[int], set[int]]] = {}
 
 
+def apply_message_prologue(computation: Any, parent_computation: Any) -> None:
+    """What ``BaseComputation.apply_computation`` does before running code: the EIP-3860
+    init-code charge and the list of contracts created in the transaction (EIP-6780)."""
+    message = computation.msg
+    if computation.is_origin_computation:
+        computation.contracts_created = []
+        if message.is_create:
+            type(computation).consume_initcode_gas_cost(computation)
+    if parent_computation is not None:
+        computation.contracts_created = parent_computation.contracts_created
+    if message.is_create:
+        computation.contracts_created.append(message.storage_address)
+
+
 class EvmComputation(PragueComputation):
     _precompiles = dict(PragueComputation._precompiles)
 
@@ -57,14 +71,7 @@ class EvmComputation(PragueComputation):
         if not is_wasm(message.code) or message.code_address in cls._precompiles:
             return super().apply_computation(state, message, transaction_context, parent_computation)
         with cls(state, message, transaction_context) as computation:
-            if computation.is_origin_computation:
-                computation.contracts_created = []
-                if message.is_create:
-                    cls.consume_initcode_gas_cost(computation)
-            if parent_computation is not None:
-                computation.contracts_created = parent_computation.contracts_created
-            if message.is_create:
-                computation.contracts_created.append(message.storage_address)
+            apply_message_prologue(computation, parent_computation)
             run_wasm(computation)
         return computation
 

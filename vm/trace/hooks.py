@@ -47,7 +47,7 @@ from eth.vm.computation import NO_RESULT
 from eth.vm.gas_meter import GasMeter
 from eth.vm.logic.invalid import InvalidOpcode
 
-from vm.evm import EvmComputation
+from vm.evm import EvmComputation, apply_message_prologue
 from vm.trace.opcodes import CALL, CALL_OPS, CALLCODE, CREATE_OPS, DELEGATECALL, OP_NAMES, STACK_INPUTS
 from vm.wasm.executor import is_wasm, run_wasm
 
@@ -253,14 +253,7 @@ class TracingComputation(EvmComputation):
     def apply_computation(cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None) -> Any:
         # BaseComputation.apply_computation, with the loop in _run_code.
         with cls(state, message, transaction_context) as computation:
-            if computation.is_origin_computation:
-                computation.contracts_created = []
-                if message.is_create:
-                    cls.consume_initcode_gas_cost(computation)
-            if parent_computation is not None:
-                computation.contracts_created = parent_computation.contracts_created
-            if message.is_create:
-                computation.contracts_created.append(message.storage_address)
+            apply_message_prologue(computation, parent_computation)
             precompile = computation.precompiles.get(message.code_address, NO_RESULT)
             if precompile is not NO_RESULT:
                 if not message.is_delegation:
