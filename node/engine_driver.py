@@ -7,8 +7,9 @@ The engine decides; the driver only acts, in the order the effects come:
   the next effect, so a restarted validator never signs what conflicts with it;
 - ``poa.ProposeBlock``: build a block with the pool's ready transactions at the slot's
   timestamp, answer ``BlockReady``; ``poa.Sealed``: commit it with its seal;
-- ``bft.RequestBlock``: build a block (not before ``block_time`` after the head), answer
-  ``BlockReady``; ``Finalized`` with a seal (a bft commit): commit that block with it;
+- ``bft.RequestBlock``: build a block (not before ``block_time`` after the head, and with
+  ``block_time`` 0 not before ``MIN_BUILD_DELAY_S`` after the request), answer ``BlockReady``;
+  ``Finalized`` with a seal (a bft commit): commit that block with it;
 - ``bft.ScheduleTimeout``: sleep, then feed ``TimeoutFired``;
 - ``Finalized``: move the chain's finalized pointer (RPC ``safe``/``finalized``);
 - ``Broadcast``: nothing to send yet (there is no network: one validator);
@@ -19,6 +20,17 @@ Every block this driver builds carries the engine's consensus data
 the pending evidence; the header's ``extra_data`` commits to it.
 
 An input the engine refuses (``ConsensusError``) is logged and dropped.
+
+**Block time 0** ("as fast as consensus goes"): everything a height does runs on the trio
+thread, synchronously between awaits (building and executing blocks, WAL and sign-state
+fsyncs, the LevelDB commit), and a proposer that builds the next block the moment the last
+one is committed leaves its network tasks, RPC and peers' sync requests only the gaps
+between heights. So with ``block_time`` 0 the proposer waits ``MIN_BUILD_DELAY_S`` before
+building (the other tasks run meanwhile: gossip of the commit, transactions, RPC), and
+yields once between building the block and handing it to the engine (building is the
+longest synchronous stretch of a height). Neither changes what is logged or signed, nor in
+what order: the block and its ``BlockReady`` are still logged before ``handle``, and every
+signed message still reaches the WAL and the sign state before its ``Broadcast``.
 
 **The bft WAL** (``node/consensus_wal.py``, records of ``consensus.wal``): every input of
 the core (proposal with its verdict, vote, timeout fired, block ready) is appended before
@@ -80,6 +92,10 @@ log = structlog.get_logger(__name__)
 _LOGGED_INPUTS = (bft.ProposalReceived, bft.VoteReceived, bft.TimeoutFired, bft.BlockReady)
 # And the poa WAL (blocks and the finalized block's proof are in the chain); our own votes too.
 _POA_LOGGED_INPUTS = (poa.FinalityVoteReceived, poa.JustificationReceived)
+
+# With block time 0: the least a proposer waits between the engine's request and building the
+# block, so the node's other tasks (gossip, sync answers, RPC) get the thread between heights.
+MIN_BUILD_DELAY_S = 0.05
 
 
 def load_sign_state(path: Path) -> bytes | None:
@@ -298,6 +314,8 @@ class EngineDriver:
             self._commit(effect.header.hash, effect.seal)
         elif isinstance(effect, bft.RequestBlock):
             delay = max(0.0, self.chain.head.timestamp + self.block_time - self._clock())
+            if self.block_time <= 0:
+                delay = max(delay, MIN_BUILD_DELAY_S)
             self._nursery.start_soon(self._answer_request, effect.height, effect.round, delay)
         elif isinstance(effect, bft.ScheduleTimeout):
             self._nursery.start_soon(self._fire_timeout, effect)
@@ -338,6 +356,12 @@ class EngineDriver:
         if self.chain.head.number + 1 != height:
             return  # the height moved on while we waited
         built = self.node.build(timestamp=int(self._clock()), consensus_data=self._block_data())
+        # Building was the long synchronous part: let the other tasks run before signing it.
+        await trio.sleep(0)
+        if self.chain.head.number + 1 != height or built.header.parent_hash != self.chain.head.hash:
+            return  # a peer's commit (or a sync) moved the head meanwhile: this block is stale
+        if self.engine.core.height != height or self.engine.core.round != round_:
+            return  # the core moved past this request: it no longer waits for the block
         self._pending[built.header.hash] = built
         self.wal.append_block(height, encode_header(built.header),
                               encode_body(built.transactions, built.consensus_data))

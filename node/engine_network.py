@@ -9,7 +9,11 @@ peers gossip comes back in as engine inputs. Same cores as in the simulator.
 - **in**: ``on_consensus(message)`` (already checked: decoded, signer in the set, signature
   good) and ``on_block(block)`` (poa: a sealed block, seal checked):
   - a bft proposal's block is executed on the head (``BlockImporter.execute``, no seal yet)
-    and logged to the WAL, then the core gets ``ProposalReceived(proposal, valid)``;
+    and logged to the WAL, then the core gets ``ProposalReceived(proposal, valid)``; the
+    glue calls ``on_consensus_async``, which yields to the scheduler between executing the
+    block and feeding the core (the two longest synchronous stretches of a height), so
+    the node's other tasks are not held up by both at once (block time 0 runs heights back
+    to back); messages of one topic are still handled one at a time, in order;
   - bft messages of a later height wait (bounded) until the core reaches it; earlier ones
     are dropped quietly;
   - a poa block is imported (a side fork is kept), the core gets ``BlockImported``, and the
@@ -133,16 +137,29 @@ class NetworkedDriver(EngineDriver):
             self.feed(poa.JustificationReceived(message.votes))
             self._follow_fork_choice()
 
+    async def on_consensus_async(self, message: ConsensusMessage) -> None:
+        """``on_consensus``, with a checkpoint between executing a proposed block and the core."""
+        if not (self._bft and message.kind == PROPOSAL and message.message.height == self.engine.core.height):
+            self.on_consensus(message)
+            return
+        proposal, block = message.message, message.block
+        valid = self._execute_proposed(proposal, block)
+        await trio.sleep(0)  # the block is executed (and logged): let the other tasks run
+        if self.engine.core.height != proposal.height:
+            return  # decided meanwhile (a commit or a sync): the proposal is of a past height
+        self._proposal_received(proposal, block, valid)
+
     def _feed_bft(self, message: ConsensusMessage) -> None:
         if message.kind == PROPOSAL:
             proposal, block = message.message, message.block
-            valid = self._execute_proposed(proposal, block)
-            data = encode_proposal(proposal, block)
-            self._height_messages[data] = None
-            self.feed(bft.ProposalReceived(proposal, valid))
+            self._proposal_received(proposal, block, self._execute_proposed(proposal, block))
         else:
             self._height_messages[encode_vote(message.message)] = None
             self.feed(bft.VoteReceived(message.message))
+
+    def _proposal_received(self, proposal: Proposal, block: WireBlock, valid: bool) -> None:
+        self._height_messages[encode_proposal(proposal, block)] = None
+        self.feed(bft.ProposalReceived(proposal, valid))
 
     def _execute_proposed(self, proposal: Proposal, block: WireBlock) -> bool:
         if proposal.block_hash in self._pending:

@@ -8,7 +8,8 @@
   pooled after; a nonce already used or a fee too low is ignored, not punished;
 - **consensus** topic: proposals (with their block), votes, poa finality votes and
   justifications, checked (signer in the set, signature) before forwarding
-  (``node.gossip_messages``), then handed to the engine driver;
+  (``node.gossip_messages``), then handed to the engine driver (``on_consensus_async``:
+  it yields between executing a proposed block and feeding the engine);
 - **blocks** topic (poa): sealed blocks, seal checked before forwarding;
 - **sync**: the request handler serves blocks by range (with receipts for a fast sync)
   and state trie nodes and code by hash (``node.sync``, ``node.state_sync``); a sync loop
@@ -87,7 +88,7 @@ class NodeNetwork:
             self.net.set_request_handler(self._serve)
             driver = self.driver
             await self.net.subscribe(CONSENSUS_TOPIC, self._check_consensus,
-                                     lambda peer, data: driver.on_consensus(self._decoded(data)))
+                                     lambda peer, data: driver.on_consensus_async(self._decoded(data)))
             await self.net.subscribe(BLOCKS_TOPIC, self._check_block,
                                      lambda peer, data: driver.on_block(check_block_message(data, driver.engine), peer))
             driver.send = self._send
