@@ -29,10 +29,10 @@ from eth.db.atomic import AtomicDB
 from consensus.block_data import BlockData
 from node.storage import Keys
 from runtime.chainspec import ChainSpec, encode_chain_spec
-from runtime.executive import BuiltBlock, build_block, build_genesis, compute_child_base_fee
+from runtime.executive import BuiltBlock, build_block, build_genesis, compute_child_base_fee, warm_account_cache
 from runtime.primitives.hashing import keccak256
 from runtime.primitives.header import BLANK_ROOT, Header, decode_header, encode_header
-from runtime.primitives.receipt import Receipt, decode_receipt
+from runtime.primitives.receipt import Receipt, decode_receipt, encode_receipt_list
 from runtime.primitives.transaction import Transaction, decode_transaction
 from runtime.state.store import STATE_PREFIX, KeyValueStore, StateDB
 
@@ -164,6 +164,9 @@ class Chain:
         self.spec = spec
         self._blocks: OrderedDict[bytes, Block] = OrderedDict()
         self._tx_index: dict[bytes, tuple[bytes, int]] = {}
+        # (state root, accounts decoded at that root) from the last block committed: the next
+        # block and the head's read view start with them cached (``build_block``'s ``warm_accounts``).
+        self._warm_accounts: tuple[bytes, dict] = (b"", {})
         genesis_hash = store.get(Keys.GENESIS)
         genesis, writes = build_genesis(spec, store)
         if genesis_hash is None:
@@ -212,7 +215,12 @@ class Chain:
             chain_id=self.spec.chain_id,
             prev_hashes=self._prev_hashes,
             consensus_data=consensus_data,
+            warm_accounts=self._warm_accounts_at(self.head.state_root),
         )
+
+    def _warm_accounts_at(self, state_root: bytes) -> dict | None:
+        root, accounts = self._warm_accounts
+        return accounts if root == state_root else None
 
     def commit(self, built: BuiltBlock, *, seal: bytes | None = None) -> Block:
         """Write a built block (and its consensus seal) and make it the head, in one atomic batch."""
@@ -226,6 +234,7 @@ class Chain:
         self._remember(block)
         self._set_head(block.header)
         self._prev_hashes.appendleft(block.hash)
+        self._warm_accounts = (built.header.state_root, built.accounts)
         return block
 
     def store_final(self, records: Iterable[FinalBlockRecord]) -> None:
@@ -366,7 +375,7 @@ class Chain:
         puts = built.state_writes
         puts[Keys.header(block_hash)] = encode_header(built.header)
         puts[Keys.body(block_hash)] = encode_body(built.transactions, built.consensus_data)
-        puts[Keys.receipts(block_hash)] = rlp.encode([r.encode() for r in built.receipts])
+        puts[Keys.receipts(block_hash)] = encode_receipt_list([r.encode() for r in built.receipts])
         if seal is not None:
             puts[Keys.seal(block_hash)] = seal
         return puts
@@ -546,7 +555,11 @@ class Chain:
         root = self.head.state_root if header.hash == self.head.hash else header.state_root
         if not self.has_state(header):
             raise StateUnavailable(header.number)
-        return AccountDB(AtomicDB(StateDB(self.store)), root)
+        accounts = AccountDB(AtomicDB(StateDB(self.store)), root)
+        warm = self._warm_accounts_at(root)
+        if warm:
+            warm_account_cache(accounts, warm)
+        return accounts
 
     def has_state(self, header: Header) -> bool:
         """Whether the state after ``header`` is stored here (all of it, or none: a fast sync

@@ -102,6 +102,49 @@ def recover_sender(message_hash: bytes, recovery_id: int, r: int, s: int) -> byt
     return keccak256(public.format(compressed=False)[1:])[12:]
 
 
+def _item_end(data: bytes, pos: int) -> int:
+    """Where the RLP item starting at ``data[pos]`` ends."""
+    prefix = data[pos]
+    if prefix < 0x80:
+        return pos + 1
+    if prefix <= 0xB7:
+        return pos + 1 + prefix - 0x80
+    if prefix < 0xC0:
+        size = prefix - 0xB7
+        return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+    if prefix <= 0xF7:
+        return pos + 1 + prefix - 0xC0
+    size = prefix - 0xF7
+    return pos + 1 + size + int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+
+
+def _rlp_list_prefix(length: int) -> bytes:
+    if length < 56:
+        return bytes((0xC0 + length,))
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((0xF7 + len(encoded),)) + encoded
+
+
+def typed_signing_message(raw: bytes) -> bytes:
+    """What the sender of a typed transaction (EIP-2718 envelope ``type || rlp([fields...,
+    y_parity, r, s])``) signed: ``type || rlp([fields...])``, cut from ``raw`` without decoding.
+
+    Only for an envelope py-evm has already decoded: its RLP is then canonical (strict
+    decoding, minimal integers), so the fields' bytes in ``raw`` are the bytes
+    ``get_message_for_signing`` re-encodes them to (py-evm's encoding of the unsigned
+    transaction costs ~20x more). tests/unit/node/test_hot_path_encoding.py checks it.
+    """
+    prefix = raw[1]
+    start = 2 if prefix <= 0xF7 else 2 + prefix - 0xF7
+    items = []
+    pos = start
+    while pos < len(raw):
+        items.append(pos)
+        pos = _item_end(raw, pos)
+    cut = items[-3]  # y_parity, r, s are the last three
+    return raw[:1] + _rlp_list_prefix(cut - start) + raw[start:cut]
+
+
 def decode_transaction(raw: bytes, *, sender: bytes | None = None) -> Transaction:
     """Decode a raw signed transaction and recover its sender.
 
@@ -161,7 +204,11 @@ def decode_transaction(raw: bytes, *, sender: bytes | None = None) -> Transactio
             tx.max_priority_fee_per_gas = evm.max_priority_fee_per_gas
         tx.access_list = tuple((bytes(a), tuple(slots)) for a, slots in evm.access_list)
     if sender is None:
-        sender = recover_sender(keccak256(evm.get_message_for_signing()), recovery_id, tx.r, tx.s)
+        if first >= 0xC0:
+            message = evm.get_message_for_signing()
+        else:
+            message = typed_signing_message(raw)
+        sender = recover_sender(keccak256(message), recovery_id, tx.r, tx.s)
     tx.sender = sender
     # py-evm reads `sender` through a cached_property: fill the cache so it never recovers again.
     evm.__dict__["sender"] = tx.sender
