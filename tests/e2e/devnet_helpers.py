@@ -8,8 +8,13 @@ from pathlib import Path
 from tests.e2e.nodes import DevNode, run_cli
 
 
-def free_port_range(count: int, start: int = 30000, stop: int = 60000, step: int = 37) -> int:
-    """A base port with ``count`` consecutive ports free to bind on 127.0.0.1 right now."""
+def free_port_range(count: int, start: int = 12000, stop: int = 30000, step: int = 37) -> int:
+    """A base port with ``count`` consecutive ports free to bind on 127.0.0.1 right now.
+
+    Below Linux's ephemeral range (32768-60999), where every `free_port()` of the other
+    tests' nodes lands: a devnet's ports, fixed in its config.toml, cannot be taken by them
+    between this probe and the nodes' start (the RPC ports, base + 1000, stay below it too).
+    """
     for base in range(start + (time.monotonic_ns() // 1000) % 997 * step % (stop - start), stop, step):
         sockets = []
         try:
