@@ -24,6 +24,17 @@ export function describeError(err) {
   return parts.join(" | ");
 }
 
+/** `promise`, or a CheckFailed after `ms` milliseconds. */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new CheckFailed(`${what}: no result within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
 export class Checks {
   constructor(client, overallTimeoutMs = 100_000) {
     this.client = client;

@@ -18,7 +18,7 @@ import {
   parseEther,
 } from "ethers";
 
-import { CheckFailed, Checks, describeError } from "./checks.mjs";
+import { Checks, describeError, withTimeout } from "./checks.mjs";
 
 const [url, artifactPath] = process.argv.slice(2);
 if (!url || !artifactPath) {
@@ -40,15 +40,6 @@ const eq = c.eq.bind(c);
 const check = c.check.bind(c);
 const rejects = c.rejects.bind(c);
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new CheckFailed(`${what}: no result within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 async function main() {
   const artifact = JSON.parse(readFileSync(artifactPath, "utf8"));

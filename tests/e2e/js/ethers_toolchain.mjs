@@ -22,7 +22,7 @@ import {
   parseEther,
 } from "ethers";
 
-import { CheckFailed, Checks, describeError } from "./checks.mjs";
+import { Checks, describeError, withTimeout } from "./checks.mjs";
 import solc from "solc";
 
 const [url] = process.argv.slice(2);
@@ -47,15 +47,6 @@ const eq = c.eq.bind(c);
 const check = c.check.bind(c);
 const rejects = c.rejects.bind(c);
 
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new CheckFailed(`${what}: nothing within ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** A queue of values pushed by a listener; `next(pred)` waits for the first matching one. */
 class Inbox {
