@@ -117,6 +117,23 @@ class Rpc:
 
 # --------------------------------------------------------------------------- node processes
 
+# Runs `chameleon` under cProfile (`python -c PROFILED_NODE STATS_FILE ARGS...`): it ends with
+# os._exit, so `python -m cProfile` would never write its stats; this dumps them before exiting.
+PROFILED_NODE = """
+import cProfile, os, sys
+from node.cli import main
+out, sys.argv = sys.argv[1], ["chameleon", *sys.argv[2:]]
+profile = cProfile.Profile()
+code = 1
+try:
+    code = profile.runcall(main)
+finally:
+    profile.dump_stats(out)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+"""
+
 
 def wait_until_answering(proc: subprocess.Popen, rpc: Rpc, name: str, ready_timeout: float,
                          log_tail: Callable[[], str], poll_s: float = 0.1) -> Rpc:

@@ -81,7 +81,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table  # noqa: E402
 
 import erc20_rpc  # noqa: E402  (the JSON-RPC client and process helpers the benches share)
-from erc20_rpc import RpcError  # noqa: E402
+from erc20_rpc import PROFILED_NODE, RpcError  # noqa: E402
 from node.dev import DEV_CHAIN_ID, dev_keys  # noqa: E402
 from runtime.primitives.hashing import keccak256  # noqa: E402
 
@@ -107,22 +107,6 @@ STALL_S = 60.0
 console = Console()
 
 
-# `chameleon` ends a node with os._exit (skipping interpreter finalization), so `python -m
-# cProfile` would never write its stats: profile node.cli.main and dump before exiting.
-PROFILED_NODE = """
-import cProfile, os, sys
-from node.cli import main
-out, sys.argv = sys.argv[1], ["chameleon", *sys.argv[2:]]
-profile = cProfile.Profile()
-code = 1
-try:
-    code = profile.runcall(main)
-finally:
-    profile.dump_stats(out)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code or 0)
-"""
 
 
 # --------------------------------------------------------------------------- JSON-RPC client

@@ -80,6 +80,7 @@ from erc20_rpc import (  # noqa: E402
     ETHER,
     GWEI,
     MNEMONIC,
+    PROFILED_NODE,
     Node,
     Rpc,
     chameleon_available,
@@ -104,22 +105,6 @@ BALANCE_OF = keccak(text="balanceOf(address)")[:4]
 BURN = keccak(text="burn(uint256)")[:4]
 TRANSFER_TOPIC = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 MIN_LOGS_SECONDS = 1.0  # each eth_getLogs query is timed for at least this long
-# `--profile` runs Chameleon through this: `chameleon` ends with os._exit, so `python -m
-# cProfile` would never write its stats (as scripts/bench/network.py --profile-sync).
-PROFILED_NODE = """
-import cProfile, os, sys
-from node.cli import main
-out, sys.argv = sys.argv[1], ["chameleon", *sys.argv[2:]]
-profile = cProfile.Profile()
-code = 1
-try:
-    code = profile.runcall(main)
-finally:
-    profile.dump_stats(out)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code or 0)
-"""
 
 console = Console()
 
